@@ -1,0 +1,36 @@
+# Two commands: `make demo` and `make test`. Both set up .venv when needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DURATION ?= 1000
+
+.PHONY: demo test prerequisites clean
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(MAKE) --no-print-directory prerequisites
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[nest,test]"
+	@touch $(STAMP)
+
+prerequisites:
+	@missing=""; \
+	command -v $(PYTHON) >/dev/null || missing="$$missing python3"; \
+	$(PYTHON) -c "import venv, ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
+	command -v cmake >/dev/null || missing="$$missing cmake"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Missing system packages:$$missing"; \
+	  echo "Install them with: sudo apt-get install$$missing"; exit 1; fi; \
+	$(PYTHON) -c "import sys; sys.exit(sys.version_info[:2] != (3, 11))" || \
+	  { echo "Python 3.11 is required ($(PYTHON) is $$($(PYTHON) --version))"; exit 1; }
+
+demo: $(STAMP)
+	$(PY) examples/red_wong_wang.py --simulator nest --duration $(DURATION) --out results
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) results

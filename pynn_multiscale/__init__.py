@@ -1,0 +1,26 @@
+"""pynn-multiscale: TVB whole-brain models with spiking regions written once in PyNN.
+
+The public API::
+
+    import pyNN.nest as sim
+    import pynn_multiscale as pm
+
+    cosim = pm.CoSimulation(tvb, sim, spiking_regions=[31, 65], build_region=build,
+                            to_spiking=[pm.proxies.RateToPoisson("R_e", "E", weight=800,
+                                                                 synapse_weight=0.001)],
+                            to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")], seed=42)
+    result = cosim.run(1000.0)
+"""
+
+from . import proxies
+from .cosim import CoSimulation, derive_seeds
+from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError,
+                     KernelInUseError, NumericalError, PynnMultiscaleError)
+from .region import SpikingRegion
+from .results import Result
+
+__version__ = "0.1.0"
+
+__all__ = ["CoSimulation", "SpikingRegion", "Result", "proxies", "derive_seeds",
+           "PynnMultiscaleError", "ConfigurationError", "ConfigurationTypeError",
+           "CapabilityError", "NumericalError", "KernelInUseError", "__version__"]

@@ -1,0 +1,40 @@
+"""Simulator backends.
+
+:func:`get_backend` turns what the user passes as ``sim`` (a PyNN module such
+as ``pyNN.nest``, or a backend instance) into a :class:`~.base.Backend`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from ..errors import CapabilityError, ConfigurationTypeError, bad_value
+from .base import Backend
+
+#: PyNN module name -> backend module within this package.
+_BACKENDS = {"pyNN.nest": "nest"}
+
+
+def get_backend(sim) -> Backend:
+    """The backend for ``sim``: a PyNN simulator module or a backend instance."""
+    if isinstance(sim, Backend) and not isinstance(sim, ModuleType):
+        return sim
+    if not isinstance(sim, ModuleType):
+        raise ConfigurationTypeError(bad_value(
+            "sim", type(sim).__name__, "a PyNN simulator module (e.g. pyNN.nest) or a backend "
+            "instance", "import pyNN.nest as sim and pass sim"))
+    name = sim.__name__
+    if name not in _BACKENDS:
+        if name.startswith("pyNN."):
+            raise CapabilityError(
+                f"sim={name} is not supported yet: the backends available are "
+                f"{sorted(_BACKENDS)}. Fix: import pyNN.nest as sim.")
+        raise ConfigurationTypeError(bad_value(
+            "sim", name, "a PyNN simulator module (e.g. pyNN.nest)", "import pyNN.nest as sim"))
+    from importlib import import_module
+
+    module = import_module(f"{__name__}.{_BACKENDS[name]}")
+    return module.make_backend(sim)
+
+
+__all__ = ["Backend", "get_backend"]

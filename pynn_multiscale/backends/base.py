@@ -1,0 +1,72 @@
+"""The backend protocol: what the co-simulation loop needs from a simulator.
+
+The loop in :mod:`pynn_multiscale.cosim` is written once against this
+protocol.  A backend is an *instance* (several can live in one process), and
+it declares its capabilities as data; a proxy that needs a missing capability
+fails at configuration time with :class:`~pynn_multiscale.errors.CapabilityError`.
+
+Times are in ms.  A window's values are piecewise constant over TVB steps:
+value ``k`` holds on ``(t0 + k*dt, t0 + (k+1)*dt]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What every backend implements."""
+
+    #: Short simulator name, e.g. ``"nest"``.
+    name: str
+    #: Capabilities, e.g. ``{"poisson_rate", "spike_counts"}``.
+    capabilities: frozenset
+    #: The PyNN-like module that region builders receive (None for replay).
+    sim: Any
+
+    def setup(self, timestep: float, min_delay: float, seed: int | None) -> None:
+        """Start the simulator with the spiking time step."""
+
+    def add_rate_source(self, population, synapse_weight: float, delay: float,
+                        receptor_type: str) -> Any:
+        """Create an independent Poisson input to every neuron; return a handle."""
+
+    def add_spike_counter(self, population) -> Any:
+        """Record the spikes of ``population``; return a handle."""
+
+    def start(self) -> None:
+        """Called once, after building and before the first window."""
+
+    def set_rates(self, handle, t0: float, dt: float, rates: np.ndarray) -> None:
+        """Set the Poisson rate (Hz) of each TVB step of the next window."""
+
+    def advance(self, t_stop: float) -> None:
+        """Run the spiking simulator up to ``t_stop``."""
+
+    def window_spikes(self, handle) -> tuple[np.ndarray, np.ndarray]:
+        """Spike times and neuron indices recorded since the previous call."""
+
+    def finish(self) -> None:
+        """Release the simulator (the co-simulation is over)."""
+
+    def version(self) -> str:
+        """The simulator's version string."""
+
+
+def counts_per_step(times: np.ndarray, t0: float, dt: float, n_steps: int) -> np.ndarray:
+    """Count spike times per TVB step ``(t0 + k*dt, t0 + (k+1)*dt]``.
+
+    Spike times on the spiking grid are exact multiples of its step; a small
+    tolerance keeps a spike stamped exactly at a step's end in that step.
+
+    Examples
+    --------
+    >>> counts_per_step(np.array([0.1, 0.15, 0.2, 0.3]), 0.0, 0.1, 3).tolist()
+    [1, 2, 1]
+    """
+    index = np.ceil((np.asarray(times) - t0) / dt - 1e-6).astype(int) - 1
+    index = index[(index >= 0) & (index < n_steps)]
+    return np.bincount(index, minlength=n_steps)

@@ -1,0 +1,154 @@
+"""NEST through PyNN, with a native window loop.
+
+Region builders use plain PyNN (``pyNN.nest``).  The loop itself bypasses
+PyNN's ``run()``, which calls ``nest.Simulate`` (Prepare + Run + Cleanup)
+every time: here ``nest.Prepare()`` is called once, each window is one
+``nest.Run(window)``, and ``nest.Cleanup()`` is called at the end.
+
+Mechanisms, and why:
+
+* **TVB rates -> Poisson trains.** One native ``inhomogeneous_poisson_generator``
+  per proxy and region, connected to every target neuron; NEST's generators
+  send an independent train to each target.  A window's rates are set in one
+  call.  NEST refuses rate times that are not strictly in the future and
+  replaces the whole schedule on every set, which would drop the value pending
+  at a window's end; two generators therefore take turns, one per window,
+  each ending its schedule with a zero rate.  The rate of TVB step n
+  ``(t_{n-1}, t_n]`` starts at ``t_n``: a latency of one spiking step, plus the
+  proxy's synaptic delay, on top of the connectome delay.
+* **Spikes -> counts.** One native ``spike_recorder`` per population.  Events
+  are read once per window and only the new ones are kept.
+* **Time.** PyNN runs NEST one ``min_delay`` ahead of its own clock (a NEST 2
+  legacy); NEST 3 recorders see a spike at the end of ``Run`` already, so the
+  native loop keeps kernel time equal to co-simulation time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import CapabilityError, ConfigurationError, KernelInUseError
+
+#: The kernel is global: at most one live backend per process.
+_ACTIVE = {"backend": None}
+
+
+class NestBackend:
+    """The NEST backend (see the module docstring)."""
+
+    name = "nest"
+    capabilities = frozenset({"poisson_rate", "spike_counts"})
+
+    def __init__(self, sim):
+        import nest
+
+        self.sim = sim
+        self.nest = nest
+        self._sources = []
+        self._recorders = []
+        self._prepared = False
+        self._finished = False
+
+    def version(self) -> str:
+        return str(self.nest.__version__) if hasattr(self.nest, "__version__") else \
+            self.nest.GetKernelStatus("build_info")["version"]
+
+    # ----------------------------------------------------------- lifecycle
+    def setup(self, timestep, min_delay, seed):
+        active = _ACTIVE["backend"]
+        if active is not None and not active._finished:
+            raise KernelInUseError(
+                "NEST's kernel is global and another CoSimulation on NEST is still open in this "
+                "process. Fix: close it first (cosim.close(), or use 'with CoSimulation(...)'), "
+                "or run the second one in another process.")
+        kwargs = {"timestep": timestep, "min_delay": min_delay}
+        if seed is not None:
+            kwargs["rng_seed"] = int(seed)
+        self.sim.setup(**kwargs)
+        self.nest.set_verbosity("M_ERROR")
+        _ACTIVE["backend"] = self
+
+    def start(self):
+        # Let PyNN make the connections it defers to its first run (parrot
+        # neurons of spike sources, its own recorders), without simulating.
+        self.sim.simulator.state.run(0.0)
+        self.nest.Prepare()
+        self._prepared = True
+
+    def advance(self, t_stop):
+        dt = self.nest.resolution
+        span = round((t_stop - self.nest.biological_time) / dt) * dt
+        if span > 0:
+            self.nest.Run(span)
+
+    def finish(self):
+        if self._prepared:
+            self.nest.Cleanup()
+            self._prepared = False
+        if not self._finished:
+            self._finished = True
+            self.sim.end()
+        if _ACTIVE["backend"] is self:
+            _ACTIVE["backend"] = None
+
+    # ------------------------------------------------------------- proxies
+    def _synapse(self, population, weight, delay, receptor_type):
+        celltype = type(population.celltype).__name__
+        if "multisynapse" in celltype.lower() or "cond_beta" in celltype.lower():
+            raise CapabilityError(
+                f"Poisson proxies onto {celltype} are not supported by the nest backend: "
+                "use a cell type with one excitatory and one inhibitory receptor "
+                "(IF_cond_alpha, IF_cond_exp, IF_curr_alpha, IF_curr_exp, EIF_cond_exp_isfa_ista)")
+        # PyNN's uS (conductance) and nA (current) become NEST's nS and pA.
+        sign = -1.0 if receptor_type == "inhibitory" else 1.0
+        return {"weight": sign * 1000.0 * weight, "delay": float(delay)}
+
+    def add_rate_source(self, population, synapse_weight, delay, receptor_type):
+        nest = self.nest
+        generators = nest.Create("inhomogeneous_poisson_generator", 2,
+                                 params={"allow_offgrid_times": False})
+        syn = self._synapse(population, synapse_weight, delay, receptor_type)
+        nest.Connect(generators, population.node_collection, "all_to_all", syn_spec=syn)
+        handle = {"generators": generators, "turn": 0}
+        self._sources.append(handle)
+        return handle
+
+    def set_rates(self, handle, t0, dt, rates):
+        rates = np.asarray(rates, dtype=float)
+        n = rates.size
+        times = t0 + dt * np.arange(1, n + 2)
+        values = np.empty(n + 1)
+        values[:n] = rates
+        values[n] = 0.0
+        gen = handle["generators"][handle["turn"]]
+        gen.set(rate_times=np.round(times, 10), rate_values=values)
+        handle["turn"] = 1 - handle["turn"]
+
+    def add_spike_counter(self, population):
+        nest = self.nest
+        recorder = nest.Create("spike_recorder")
+        nodes = population.node_collection
+        nest.Connect(nodes, recorder)
+        ids = np.asarray(nodes.tolist())
+        handle = {"recorder": recorder, "read": 0, "first_id": int(ids[0]),
+                  "contiguous": bool(np.all(np.diff(ids) == 1)), "ids": ids}
+        self._recorders.append(handle)
+        return handle
+
+    def window_spikes(self, handle):
+        events = handle["recorder"].get("events")
+        times = np.asarray(events["times"])
+        start = handle["read"]
+        handle["read"] = times.size
+        senders = np.asarray(events["senders"])[start:]
+        if handle["contiguous"]:
+            index = senders - handle["first_id"]
+        else:
+            index = np.searchsorted(handle["ids"], senders)
+        return times[start:], index
+
+
+def make_backend(sim):
+    if sim.__name__ != "pyNN.nest":
+        raise ConfigurationError(f"make_backend expects pyNN.nest, got {sim.__name__}")
+    return NestBackend(sim)

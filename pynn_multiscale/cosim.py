@@ -1,0 +1,463 @@
+"""The co-simulation: one synchronisation loop for every backend.
+
+One window of the loop (the order of the seed, tvb-multiscale's slides):
+
+1. TVB -> spiking: the values TVB sends for the window are set as sources.
+2. TVB integrates the window.
+3. The spiking simulator advances the same window.
+4. Spiking -> TVB: rates (and other values) of the window are written into
+   the state and history of the regions the spiking networks replace.
+5.-7. TVB's coupling, non-state variables and history follow from the
+   corrected states (:meth:`TVBEngine.commit`).
+8. TVB's monitors record the window.
+
+Steps 1 and 2 are computed together: the coupling TVB sends to a spiking
+region during the window only reads history from before the window (every
+connection that touches a spiking region is at least one window long), so it
+is taken from the coupling TVB evaluates while integrating, and it reaches the
+spiking side before step 3, exactly as if it had been computed first.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time as _time
+from dataclasses import asdict
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import proxies as _proxies
+from .backends import get_backend
+from .backends.base import counts_per_step
+from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError,
+                     NumericalError, bad_value)
+from .region import check_built_region
+from .results import Result, tvb_dataset
+from .tvb import TVBEngine, validate_region_indices
+
+#: Tolerance (ms) when checking that times are whole numbers of steps.
+_EPS = 1e-9
+
+#: The default synchronisation interval without spiking regions (ms).
+DEFAULT_INTERVAL_NO_SPIKING = 1.0
+
+
+def derive_seeds(seed: int | None, n_regions: int) -> dict:
+    """Derive every component's seed from the one co-simulation seed.
+
+    ``numpy.random.SeedSequence(seed)`` spawns, in this order: TVB's noise,
+    the spiking simulator's kernel, one stream per spiking region (for its
+    builder's ``NumpyRNG``), and the proxies.  Each child yields one 31-bit
+    integer.  ``seed=None`` returns None everywhere: each component keeps its
+    own seed.
+
+    Examples
+    --------
+    >>> derive_seeds(42, 2) == derive_seeds(42, 2)
+    True
+    >>> derive_seeds(None, 1)["tvb_noise"] is None
+    True
+    """
+    if seed is None:
+        return {"seed": None, "tvb_noise": None, "spiking_kernel": None,
+                "regions": [None] * n_regions, "proxies": None}
+    children = np.random.SeedSequence(int(seed)).spawn(3 + n_regions)
+    values = [int(c.generate_state(1, dtype=np.uint32)[0] % (2**31 - 1)) + 1 for c in children]
+    return {"seed": int(seed), "tvb_noise": values[0], "spiking_kernel": values[1],
+            "regions": values[3:], "proxies": values[2]}
+
+
+class CoSimulation:
+    """A TVB whole-brain model with some regions replaced by PyNN networks.
+
+    Parameters
+    ----------
+    tvb : tvb.simulator.simulator.Simulator
+        The whole-brain simulator (configured or not).  Its connectivity is
+        modified in place: the self-connections of spiking regions are set
+        to zero, because the spiking network's recurrence replaces them.
+    sim : module or Backend
+        A PyNN simulator module, e.g. ``pyNN.nest``, or a backend instance.
+    spiking_regions : sequence of int
+        TVB region indices replaced by spiking networks.
+    build_region : callable
+        ``build_region(sim, region_index, label, rng) -> SpikingRegion``: plain
+        PyNN code, called once per spiking region.
+    to_spiking, to_tvb : sequence of proxies
+        The interfaces (see :mod:`pynn_multiscale.proxies`).
+    sync_interval : float, optional
+        Synchronisation interval (ms).  Default: the shortest delay among the
+        non-zero-weight connections that touch a spiking region (self
+        connections excluded), floored to whole TVB steps; 1 ms without
+        spiking regions.  A longer interval is an error.
+    seed : int, optional
+        The one seed (see :func:`derive_seeds`).  None keeps each component's
+        own seed (e.g. TVB's ``noise_seed``).
+    spiking_timestep : float, optional
+        The spiking simulator's step (ms); it must divide TVB's dt.  Default:
+        TVB's dt.
+    progress : bool, optional
+        Show a progress bar (it appears after 3 s).  Default: when stderr is
+        a terminal.
+
+    Examples
+    --------
+    See README.md and ``examples/red_wong_wang.py``.
+    """
+
+    def __init__(self, tvb, sim, spiking_regions: Sequence[int] = (),
+                 build_region: Callable | None = None, to_spiking=(), to_tvb=(),
+                 sync_interval: float | None = None, seed: int | None = None,
+                 spiking_timestep: float | None = None, progress: bool | None = None):
+        from tvb.simulator.simulator import Simulator
+
+        # ---------------------------------------------------- validate inputs
+        backend = get_backend(sim)
+        if not isinstance(tvb, Simulator):
+            raise ConfigurationTypeError(bad_value(
+                "tvb", type(tvb).__name__, "a tvb.simulator.simulator.Simulator",
+                "build one with tvb.simulator.lab.simulator.Simulator(...) or "
+                "pynn_multiscale.models.red_wong_wang.tvb_simulator()"))
+        regions = validate_region_indices(spiking_regions, tvb.connectivity.weights.shape[0])
+        to_spiking = self._check_proxy_list("to_spiking", to_spiking, (_proxies.RateToPoisson,))
+        to_tvb = self._check_proxy_list("to_tvb", to_tvb, (_proxies.SpikeRate, _proxies.Replay))
+        for name, plist in (("to_spiking", to_spiking), ("to_tvb", to_tvb)):
+            for p in plist:
+                if p.capability not in backend.capabilities:
+                    raise CapabilityError(
+                        f"{name}: {type(p).__name__} is not supported by the {backend.name} "
+                        f"backend (it lacks '{p.capability}'). Fix: use a backend with it "
+                        f"({'pyNN.nest' if backend.name != 'nest' else 'another proxy kind'}).")
+        if regions and backend.sim is not None and not callable(build_region):
+            raise ConfigurationTypeError(bad_value(
+                "build_region", build_region, "a function (sim, region_index, label, rng) -> "
+                "SpikingRegion", "pass e.g. pynn_multiscale.models.red_wong_wang.build_spiking_region"))
+        if regions and not to_tvb:
+            raise ConfigurationError(bad_value(
+                "to_tvb", [], "at least one spiking -> TVB proxy when there are spiking regions",
+                'pass e.g. to_tvb=[SpikeRate("E", "Rin_e")]'))
+        model = tvb.model
+        state_vars = list(model.state_variables)
+        cvar_names = [state_vars[i] for i in np.asarray(model.cvar)]
+        for i, p in enumerate(to_spiking):
+            if p.tvb_variable not in cvar_names:
+                raise ConfigurationError(bad_value(
+                    f"to_spiking[{i}].tvb_variable", p.tvb_variable,
+                    f"a coupling variable of {type(model).__name__}: {cvar_names}",
+                    "use one of those, or a model whose cvar includes it"))
+        for i, p in enumerate(to_tvb):
+            if p.tvb_variable not in state_vars:
+                raise ConfigurationError(bad_value(
+                    f"to_tvb[{i}].tvb_variable", p.tvb_variable,
+                    f"a state variable of {type(model).__name__}: {state_vars}",
+                    "use one of those"))
+        dt = float(tvb.integrator.dt)
+        spiking_dt = dt if spiking_timestep is None else spiking_timestep
+        if isinstance(spiking_dt, bool) or not isinstance(spiking_dt, (int, float)) \
+                or not math.isfinite(spiking_dt) or spiking_dt <= 0:
+            raise ConfigurationError(bad_value(
+                "spiking_timestep", spiking_timestep, "a positive time step in ms",
+                "pass e.g. 0.1, or None for TVB's dt"))
+        ratio = dt / spiking_dt
+        if abs(ratio - round(ratio)) > 1e-6:
+            raise ConfigurationError(bad_value(
+                "spiking_timestep", spiking_timestep, f"a divisor of TVB's dt ({dt} ms)",
+                f"use {dt} or {dt}/k for an integer k"))
+        self._seeds = derive_seeds(seed, len(regions))
+        if self._seeds["tvb_noise"] is not None and hasattr(tvb.integrator, "noise"):
+            tvb.integrator.noise.noise_seed = self._seeds["tvb_noise"]
+            tvb.integrator.noise.random_stream = np.random.RandomState(self._seeds["tvb_noise"])
+
+        # ------------------------------------------------------- TVB engine
+        engine = TVBEngine(tvb, regions)
+        coupled = engine.min_coupled_delay()
+        if sync_interval is None:
+            if coupled is None:
+                n_sync = max(1, int(round(DEFAULT_INTERVAL_NO_SPIKING / dt)))
+            else:
+                n_sync = int(math.floor(coupled / dt + 1e-9))
+                if n_sync < 1:
+                    raise ConfigurationError(bad_value(
+                        "tvb.connectivity", f"shortest coupled delay {coupled:g} ms",
+                        f"a delay of at least one TVB step ({dt} ms) on every connection that "
+                        "touches a spiking region", "raise the conduction speed or drop the link"))
+        else:
+            if isinstance(sync_interval, bool) or not isinstance(sync_interval, (int, float)) \
+                    or not math.isfinite(sync_interval) or sync_interval <= 0:
+                raise ConfigurationError(bad_value(
+                    "sync_interval", sync_interval, "a positive number of ms",
+                    "pass None for the default"))
+            n_sync = int(round(sync_interval / dt))
+            if n_sync < 1 or abs(n_sync * dt - sync_interval) > 1e-6 * dt:
+                raise ConfigurationError(bad_value(
+                    "sync_interval", sync_interval, f"a whole number of TVB steps (dt = {dt} ms)",
+                    f"use e.g. {max(1, n_sync) * dt:g}"))
+            if coupled is not None and sync_interval > coupled + _EPS:
+                raise ConfigurationError(bad_value(
+                    "sync_interval", sync_interval,
+                    f"at most the shortest delay coupling a spiking region, {coupled:g} ms "
+                    "(a longer interval would need TVB values that do not exist yet)",
+                    f"pass sync_interval=None (gives {math.floor(coupled / dt + 1e-9) * dt:g} ms)"))
+        self.tvb, self.backend, self.engine = tvb, backend, engine
+        self.spiking_regions = regions
+        self.to_spiking, self.to_tvb = to_spiking, to_tvb
+        self.dt, self.spiking_dt, self.n_sync = dt, float(spiking_dt), n_sync
+        self.progress = progress
+        self._closed = False
+        self._monitor_buffers = [([], []) for _ in tvb.monitors]
+        self._spikes = {}  # (region, population) -> list of (times, indices)
+        self.regions = {}
+
+        # ---------------------------------------------------- spiking side
+        backend.setup(timestep=self.spiking_dt, min_delay=self.spiking_dt,
+                      seed=self._seeds["spiking_kernel"])
+        try:
+            self._build(build_region)
+        except BaseException:
+            backend.finish()
+            self._closed = True
+            raise
+
+    # ---------------------------------------------------------------- build
+    @staticmethod
+    def _check_proxy_list(name, plist, kinds):
+        if isinstance(plist, (str, bytes)) or not hasattr(plist, "__iter__"):
+            raise ConfigurationTypeError(bad_value(name, plist, "a list of proxies",
+                                                   f"pass {name}=[...]"))
+        plist = list(plist)
+        for i, p in enumerate(plist):
+            if not isinstance(p, kinds):
+                raise ConfigurationTypeError(bad_value(
+                    f"{name}[{i}]", p, "one of " + ", ".join(k.__name__ for k in kinds),
+                    f"use the proxies of pynn_multiscale.proxies for {name}"))
+        return plist
+
+    def _build(self, build_region):
+        backend = self.backend
+        labels = self.engine.region_labels
+        self._rate_handles = []  # per to_spiking proxy: list of handles, one per region
+        self._counters = {}  # (slot, population) -> handle
+        if backend.sim is None:
+            return
+        from pyNN.random import NumpyRNG
+
+        for slot, idx in enumerate(self.spiking_regions):
+            rng = NumpyRNG(seed=self._seeds["regions"][slot])
+            region = check_built_region(build_region(backend.sim, idx, labels[idx], rng), idx)
+            self.regions[idx] = region
+        for i, p in enumerate(self.to_spiking + self.to_tvb):
+            if isinstance(p, _proxies.Replay):
+                continue
+            for idx, region in self.regions.items():
+                if p.population not in region.populations:
+                    kind = "to_spiking" if i < len(self.to_spiking) else "to_tvb"
+                    j = i if i < len(self.to_spiking) else i - len(self.to_spiking)
+                    raise ConfigurationError(bad_value(
+                        f"{kind}[{j}].population", p.population,
+                        f"a population that build_region created for region {idx} "
+                        f"({labels[idx]}): {sorted(region.populations)}",
+                        "use one of those names or create it in the builder"))
+        for p in self.to_spiking:
+            delay = self.spiking_dt if p.delay is None else p.delay
+            self._rate_handles.append([
+                backend.add_rate_source(self.regions[idx].populations[p.population],
+                                        p.synapse_weight, delay, p.receptor_type)
+                for idx in self.spiking_regions])
+        for slot, idx in enumerate(self.spiking_regions):
+            for name, pop in self.regions[idx].populations.items():
+                if "spike_counts" in backend.capabilities:
+                    self._counters[(slot, name)] = backend.add_spike_counter(pop)
+                    self._spikes[(slot, name)] = []
+
+    # ------------------------------------------------------------------ run
+    def _check_duration(self, duration):
+        if isinstance(duration, bool) or not isinstance(duration, (int, float, np.floating)) \
+                or not math.isfinite(duration) or duration <= 0:
+            raise ConfigurationError(bad_value(
+                "duration", duration, "a positive number of ms", "pass e.g. 1000.0"))
+        n = int(round(duration / self.dt))
+        if abs(n * self.dt - duration) > 1e-6 * self.dt or n < 1:
+            raise ConfigurationError(bad_value(
+                "duration", duration, f"a whole number of TVB steps (dt = {self.dt} ms)",
+                f"use {max(1, n) * self.dt:g}"))
+        return n
+
+    def run(self, duration: float) -> Result:
+        """Advance the co-simulation by ``duration`` ms and return all results so far.
+
+        The last window may be shorter than the synchronisation interval.
+        Calling ``run`` again continues from where the previous call stopped.
+        """
+        if self._closed:
+            raise ConfigurationError("run() on a closed CoSimulation. Fix: create a new one.")
+        n_total = self._check_duration(duration)
+        if not getattr(self, "_started", False):
+            self.backend.start()
+            self._started = True
+        windows = [self.n_sync] * (n_total // self.n_sync)
+        if n_total % self.n_sync:
+            windows.append(n_total % self.n_sync)
+        bar = self._progress_bar(len(windows))
+        try:
+            for n_steps in windows:
+                self._window(n_steps)
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+        return self.result()
+
+    def _progress_bar(self, total):
+        show = self.progress if self.progress is not None else os.isatty(2)
+        if not show:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, unit="window", delay=3.0, desc="co-simulation")
+
+    def _window(self, n_steps):
+        engine, backend = self.engine, self.backend
+        t0 = engine.time
+        proxy_inds = engine.proxy_inds
+        # 1.-2. TVB integrates; the coupling it used is what spiking regions receive.
+        window = engine.integrate(n_steps)
+        for p, handles in zip(self.to_spiking, self._rate_handles):
+            c = engine.cvar_names.index(p.tvb_variable)
+            rates = p.weight * window.coupling[:, c, proxy_inds, 0]
+            self._check_values(rates, "to_spiking", p.tvb_variable, t0, require_nonneg=True)
+            for slot, handle in enumerate(handles):
+                backend.set_rates(handle, t0, self.dt, rates[:, slot])
+        # 3. The spiking side advances.
+        backend.advance(t0 + n_steps * self.dt)
+        # 4. Spiking -> TVB.
+        window_spikes = {}
+        for key, handle in self._counters.items():
+            times, index = backend.window_spikes(handle)
+            self._spikes[key].append((times, index))
+            window_spikes[key] = times
+        inputs = {}
+        for p in self.to_tvb:
+            values = np.empty((n_steps, len(self.spiking_regions)))
+            for slot, idx in enumerate(self.spiking_regions):
+                if isinstance(p, _proxies.Replay):
+                    values[:, slot] = backend.replay(p.tvb_variable, slot, window.first_step, n_steps)
+                else:
+                    counts = counts_per_step(window_spikes[(slot, p.population)], t0, self.dt,
+                                             n_steps)
+                    size = self.regions[idx].populations[p.population].size
+                    values[:, slot] = p.rate(counts, self.dt, size)
+            self._check_values(values, "to_tvb", p.tvb_variable, t0)
+            inputs[p.tvb_variable] = values
+        proxy_states = self._proxy_states(window, inputs)
+        # 5.-8. History, coupling, non-state variables, monitors.
+        samples = engine.commit(window, proxy_states)
+        for buf, smp in zip(self._monitor_buffers, samples):
+            for t, data in smp:
+                buf[0].append(t)
+                buf[1].append(data)
+
+    def _proxy_states(self, window, inputs):
+        if not self.spiking_regions:
+            return None
+        model = self.tvb.model
+        previous = window.initial_state[:, self.engine.proxy_inds, :]
+        if hasattr(model, "spiking_update") and set(inputs) <= set(model.spiking_inputs):
+            return model.spiking_update(previous, inputs, self.dt)
+        states = window.states[:, :, self.engine.proxy_inds, :].copy()
+        for name, values in inputs.items():
+            states[:, self.engine.state_variables.index(name), :, :] = values[:, :, None]
+        return states
+
+    def _check_values(self, values, direction, variable, t0, require_nonneg=False):
+        bad = ~np.isfinite(values)
+        if require_nonneg:
+            bad |= values < 0
+        if bad.any():
+            step, slot = np.argwhere(bad)[0]
+            idx = self.spiking_regions[slot]
+            raise NumericalError(
+                f"{direction}: {variable} of region {idx} ({self.engine.region_labels[idx]}) is "
+                f"{values[step, slot]} at t = {t0 + (step + 1) * self.dt:g} ms. Likely cause: "
+                + ("the TVB model diverged (check dt, the coupling G and the noise)"
+                   if direction == "to_spiking" else
+                   "the spiking side produced an invalid value (check the population and its input)"))
+
+    # -------------------------------------------------------------- results
+    def result(self, complete: bool = True, reason: str | None = None) -> Result:
+        """The results recorded so far, as a :class:`~pynn_multiscale.results.Result`."""
+        engine = self.engine
+        voi = list(self.tvb.model.variables_of_interest)
+        monitors = []
+        for mon, (times, data) in zip(self.tvb.monitors, self._monitor_buffers):
+            arr = np.array(data) if data else np.empty((0, len(voi), engine.n_regions, 1))
+            monitors.append((type(mon).__name__, np.array(times, dtype=float), arr, voi))
+        dataset = tvb_dataset(monitors, engine.region_labels)
+        blocks = {idx: self._spiking_block(slot, idx) for slot, idx in enumerate(self.spiking_regions)
+                  if self.regions}
+        return Result(dataset, blocks, self.metadata(), complete=complete, reason=reason)
+
+    def _spiking_block(self, slot, idx):
+        import neo
+        label = self.engine.region_labels[idx]
+        t_stop = self.engine.time
+        block = neo.Block(name=f"region {idx} ({label})", region=idx, region_label=label,
+                          simulator=self.backend.name)
+        segment = neo.Segment(name="co-simulation")
+        block.segments.append(segment)
+        trains = []
+        for name, pop in self.regions[idx].populations.items():
+            chunks = self._spikes.get((slot, name))
+            if chunks is None:
+                continue
+            times = np.concatenate([c[0] for c in chunks]) if chunks else np.empty(0)
+            index = np.concatenate([c[1] for c in chunks]).astype(int) if chunks else np.empty(0, int)
+            order = np.lexsort((times, index))
+            times, index = times[order], index[order]
+            bounds = np.searchsorted(index, np.arange(pop.size + 1))
+            for i in range(pop.size):
+                trains.append(neo.SpikeTrain(
+                    times[bounds[i]:bounds[i + 1]], units="ms", t_start=0.0, t_stop=t_stop,
+                    name=f"{name}[{i}]", region=idx, region_label=label, population=name,
+                    source_index=i, simulator=self.backend.name))
+        segment.spiketrains = trains
+        return block
+
+    def metadata(self) -> dict:
+        """Everything needed to know how the run was made (JSON-compatible)."""
+        model = self.tvb.model
+        params = {}
+        for name in getattr(model, "parameter_names", []) or []:
+            value = np.asarray(getattr(model, name))
+            params[name] = value.tolist()
+        return {
+            "simulator": self.backend.name,
+            "simulator_version": self.backend.version(),
+            "seeds": self._seeds,
+            "tvb_dt_ms": self.dt,
+            "spiking_dt_ms": self.spiking_dt,
+            "sync_interval_ms": self.n_sync * self.dt,
+            "duration_ms": self.engine.time,
+            "spiking_regions": list(self.spiking_regions),
+            "region_labels": [self.engine.region_labels[i] for i in self.spiking_regions],
+            "tvb_model": type(model).__name__,
+            "tvb_model_parameters": params,
+            "to_spiking": [dict(kind=type(p).__name__, **asdict(p)) for p in self.to_spiking],
+            "to_tvb": [dict(kind=type(p).__name__, **asdict(p)) for p in self.to_tvb],
+        }
+
+    # ------------------------------------------------------------ lifecycle
+    def close(self):
+        """End the spiking simulator.  The object cannot run afterwards."""
+        if not self._closed:
+            self._closed = True
+            self.backend.finish()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -1,0 +1,46 @@
+"""The package's exceptions.
+
+Every error raised on bad input derives from :class:`PynnMultiscaleError` and
+from the built-in exception a caller would expect (``ValueError`` or
+``TypeError``), so ``except ValueError`` keeps working.
+
+Messages follow one pattern: the parameter, the value received, what was
+expected, and how to fix it.  :func:`bad_value` builds that message.
+"""
+
+from __future__ import annotations
+
+
+class PynnMultiscaleError(Exception):
+    """Base class of every exception raised by pynn_multiscale."""
+
+
+class ConfigurationError(PynnMultiscaleError, ValueError):
+    """An argument has a valid type but an unusable value."""
+
+
+class ConfigurationTypeError(PynnMultiscaleError, TypeError):
+    """An argument has the wrong type."""
+
+
+class CapabilityError(PynnMultiscaleError, NotImplementedError):
+    """The chosen backend lacks a capability that the configuration needs."""
+
+
+class NumericalError(PynnMultiscaleError, FloatingPointError):
+    """A NaN, an infinity or a runaway rate appeared during a run."""
+
+
+class KernelInUseError(PynnMultiscaleError, RuntimeError):
+    """A simulator kernel that allows one network per process is already in use."""
+
+
+def bad_value(parameter: str, value, expected: str, fix: str) -> str:
+    """Format the message of a bad-input error.
+
+    Examples
+    --------
+    >>> bad_value("sync_interval", 5.0, "at most 2.6 ms", "pass sync_interval=None")
+    "sync_interval=5.0 is invalid: expected at most 2.6 ms. Fix: pass sync_interval=None."
+    """
+    return f"{parameter}={value!r} is invalid: expected {expected}. Fix: {fix}."

@@ -1,0 +1,1 @@
+"""TVB model variants paired with spiking region builders."""

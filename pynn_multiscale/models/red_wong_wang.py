@@ -1,0 +1,281 @@
+"""The EBRAINS use case: reduced Wong-Wang (Deco 2014) with spiking E/I nodes.
+
+Three pieces, kept together because they are calibrated together:
+
+* :class:`ReducedWongWangExcInhRates`, a TVB model: tvb-library's
+  ``ReducedWongWangExcInh`` (Deco et al. 2014, J Neurosci 34:7886) extended with
+  the rates ``R_e``, ``R_i`` (Hz) that the coupling to spiking nodes needs, and
+  the low-pass inputs ``Rin_e``, ``Rin_i`` (Hz) that the spiking nodes write.
+* :func:`tvb_simulator`, the whole-brain simulator of workload W1.
+* :func:`build_spiking_region`, the spiking node: 800 E + 200 I
+  ``IF_cond_alpha`` neurons, in plain PyNN, usable with any PyNN backend.
+
+Every number chosen here is listed, with its source, in ``docs/use_case.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from tvb.basic.neotraits.api import Final, List, NArray, Range
+from tvb.simulator.models.wong_wang_exc_inh import ReducedWongWangExcInh
+
+from ..region import SpikingRegion
+
+# --------------------------------------------------------------------- TVB side
+
+#: Low-activity fixed point of one uncoupled node with tvb-library's defaults
+#: (found by integrating the noiseless equations to convergence).
+FIXED_POINT = {"S_e": 0.16476, "S_i": 0.03922, "R_e": 3.0773, "R_i": 3.9218,
+               "Rin_e": 3.0773, "Rin_i": 3.9218}
+
+
+class ReducedWongWangExcInhRates(ReducedWongWangExcInh):
+    r"""Reduced Wong-Wang exc/inh with rate variables, for co-simulation.
+
+    State variables: ``S_e``, ``S_i`` (integrated, as in tvb-library), and
+    ``R_e``, ``R_i``, ``Rin_e``, ``Rin_i`` (Hz, not integrated by TVB).
+
+    * In a TVB region, ``R_e = H_e(x_e)`` and ``R_i = H_i(x_i)``, the rates that
+      drive ``S_e`` and ``S_i``.  ``Rin_*`` follow ``R_*``.
+    * In a region replaced by a spiking network, the spiking side writes the
+      population rate :math:`r(t)` of every TVB step.  ``Rin`` is its low-pass
+      filter, :math:`\tau_{in}\,\dot{R}_{in} = r - R_{in}`, integrated exactly
+      for a rate constant over one step; ``R = Rin``; and ``S_e``, ``S_i`` follow
+      the same equations as in TVB with ``H`` replaced by ``R``, also integrated
+      exactly over each step.
+
+    The coupling variables are ``S_e`` (the mean-field coupling, as in
+    tvb-library) and ``R_e`` (the rate sent to spiking regions).
+    """
+
+    tau_rin = NArray(
+        label=r":math:`\tau_{in}`", default=np.array([10.0]),
+        domain=Range(lo=0.0, hi=1000.0, step=1.0),
+        doc="Time constant (ms) of the low-pass filter on the rates that spiking "
+            "regions send to TVB. 0 means no filtering.")
+
+    state_variable_range = Final(
+        default={"S_e": np.array([0.0, 1.0]), "S_i": np.array([0.0, 1.0]),
+                 "R_e": np.array([0.0, 100.0]), "R_i": np.array([0.0, 100.0]),
+                 "Rin_e": np.array([0.0, 100.0]), "Rin_i": np.array([0.0, 100.0])},
+        label="State variable ranges [lo, hi]", doc="Ranges of the initial conditions.")
+
+    state_variable_boundaries = Final(
+        label="State Variable boundaries [lo, hi]",
+        default={"S_e": np.array([0.0, 1.0]), "S_i": np.array([0.0, 1.0])},
+        doc="S_e and S_i are fractions of open channels.")
+
+    variables_of_interest = List(
+        of=str, label="Variables watched by Monitors",
+        choices=("S_e", "S_i", "R_e", "R_i", "Rin_e", "Rin_i"),
+        default=("S_e", "S_i", "R_e", "R_i", "Rin_e", "Rin_i"),
+        doc="Variables that the monitors record.")
+
+    state_variables = ["S_e", "S_i", "R_e", "R_i", "Rin_e", "Rin_i"]
+    non_integrated_variables = ["R_e", "R_i", "Rin_e", "Rin_i"]
+    _nvar = 6
+    cvar = np.array([0, 2], dtype=np.int32)
+
+    # -- the mean-field equations, as in tvb-library's numpy dfun
+    def _inputs(self, S_e, S_i, c_0):
+        coupling = self.G * self.J_N * c_0
+        j_n_s_e = self.J_N * S_e
+        x_e = self.w_p * j_n_s_e - self.J_i * S_i + self.W_e * self.I_o + coupling + self.I_ext
+        x_i = j_n_s_e - S_i + self.W_i * self.I_o + self.lamda * coupling
+        return x_e, x_i
+
+    def _rates(self, x_e, x_i):
+        y_e = self.a_e * x_e - self.b_e
+        y_i = self.a_i * x_i - self.b_i
+        return y_e / (1 - np.exp(-self.d_e * y_e)), y_i / (1 - np.exp(-self.d_i * y_i))
+
+    def dfun(self, state_variables, coupling, local_coupling=0.0):
+        S_e, S_i = state_variables[0], state_variables[1]
+        H_e, H_i = self._rates(*self._inputs(S_e, S_i, coupling[0] + local_coupling * S_e))
+        dS_e = -(S_e / self.tau_e) + (1 - S_e) * H_e * self.gamma_e
+        dS_i = -(S_i / self.tau_i) + H_i * self.gamma_i
+        return np.array([dS_e, dS_i])
+
+    def update_state_variables_before_integration(self, state, coupling, local_coupling=0.0,
+                                                  stimulus=0.0):
+        self._coupling_0 = coupling[0]
+        return None
+
+    def update_state_variables_after_integration(self, state):
+        # R at step n is the rate of the new S under the coupling of step n.
+        R_e, R_i = self._rates(*self._inputs(state[0], state[1], self._coupling_0))
+        state[2], state[3] = R_e, R_i
+        state[4], state[5] = R_e, R_i
+        return state
+
+    # -- the spiking regions
+    #: Variables that the spiking side writes.
+    spiking_inputs = ("Rin_e", "Rin_i")
+
+    def spiking_update(self, previous: np.ndarray, inputs: dict, dt: float) -> np.ndarray:
+        """States of spiking regions over a window, from their measured rates.
+
+        Parameters
+        ----------
+        previous : ndarray, (n_var, n_proxy, n_mode)
+            The state before the window.
+        inputs : dict
+            ``"Rin_e"`` and/or ``"Rin_i"``: rates in Hz, ``(n_steps, n_proxy)``.
+            A missing one keeps its previous value.
+        dt : float
+            TVB's time step (ms).
+
+        Returns
+        -------
+        ndarray, (n_steps, n_var, n_proxy, n_mode)
+        """
+        n_steps = next(iter(inputs.values())).shape[0]
+        out = np.empty((n_steps,) + previous.shape)
+        tau = float(np.asarray(self.tau_rin).ravel()[0])
+        keep = 0.0 if tau == 0 else np.exp(-dt / tau)
+        S_e, S_i = previous[0].copy(), previous[1].copy()
+        Rin_e, Rin_i = previous[4].copy(), previous[5].copy()
+        r_e = inputs.get("Rin_e")
+        r_i = inputs.get("Rin_i")
+        for k in range(n_steps):
+            if r_e is not None:
+                Rin_e = r_e[k][:, None] + (Rin_e - r_e[k][:, None]) * keep
+            if r_i is not None:
+                Rin_i = r_i[k][:, None] + (Rin_i - r_i[k][:, None]) * keep
+            # dS/dt = a - b S with a, b constant over the step: exact solution
+            a_e = self.gamma_e * Rin_e
+            b_e = 1.0 / self.tau_e + a_e
+            S_e = a_e / b_e + (S_e - a_e / b_e) * np.exp(-b_e * dt)
+            S_i = self.gamma_i * self.tau_i * Rin_i + (S_i - self.gamma_i * self.tau_i * Rin_i) \
+                * np.exp(-dt / self.tau_i)
+            out[k, 0], out[k, 1] = S_e, S_i
+            out[k, 2], out[k, 3] = Rin_e, Rin_i
+            out[k, 4], out[k, 5] = Rin_e, Rin_i
+        return out
+
+
+#: W1's global coupling.  See docs/use_case.md for the scan behind it.
+G_DEFAULT = 1.0
+#: Additive noise on S_e and S_i: D = sigma**2 / 2 with sigma = 0.01 (Deco et al. 2013).
+NSIG_DEFAULT = 5e-5
+
+
+def tvb_simulator(connectivity="connectivity_68", G=G_DEFAULT, lamda=0.0, nsig=NSIG_DEFAULT,
+                  dt=0.1, speed=3.0, noise_seed=42, monitors=None, tau_rin=10.0):
+    """Build the TVB simulator of workload W1 (not configured).
+
+    Parameters
+    ----------
+    connectivity : str or tvb Connectivity
+        A tvb-data connectivity name (``"connectivity_68"``) or an object.
+    G : float
+        Global coupling of the model (tvb-library's ``ReducedWongWangExcInh.G``).
+    lamda : float
+        Feedforward inhibition: the share of the coupling that reaches I.
+    nsig : float
+        Additive noise intensity on ``S_e`` and ``S_i``; 0 gives a
+        deterministic Heun integrator.
+    dt, speed : float
+        Integration step (ms) and conduction speed (mm/ms).
+    noise_seed : int
+        TVB's noise seed (``CoSimulation(seed=...)`` overrides it).
+    monitors : list, optional
+        TVB monitors; default ``[Raw()]``.
+    tau_rin : float
+        Low-pass time constant (ms) on the rates from spiking regions.
+    """
+    from tvb.simulator.lab import connectivity as tvb_connectivity
+    from tvb.simulator.lab import coupling, integrators, noise, simulator
+    from tvb.simulator.lab import monitors as tvb_monitors
+
+    if isinstance(connectivity, str):
+        name = connectivity if connectivity.endswith(".zip") else connectivity + ".zip"
+        conn = tvb_connectivity.Connectivity.from_file(name)
+    else:
+        conn = connectivity
+    conn.speed = np.array([float(speed)])
+    model = ReducedWongWangExcInhRates(G=np.array([float(G)]), lamda=np.array([float(lamda)]),
+                                       tau_rin=np.array([float(tau_rin)]))
+    if nsig > 0:
+        integrator = integrators.HeunStochastic(
+            dt=dt, noise=noise.Additive(nsig=np.array([nsig, nsig]), noise_seed=noise_seed))
+    else:
+        integrator = integrators.HeunDeterministic(dt=dt)
+    n = conn.weights.shape[0]
+    initial = np.array([FIXED_POINT[v] for v in model.state_variables])
+    initial = np.broadcast_to(initial[None, :, None, None], (1, len(initial), n, 1)).copy()
+    return simulator.Simulator(
+        model=model, connectivity=conn, coupling=coupling.Linear(a=np.array([1.0])),
+        integrator=integrator, monitors=monitors or [tvb_monitors.Raw()],
+        initial_conditions=initial)
+
+
+# ----------------------------------------------------------------- spiking side
+
+N_E, N_I = 800, 200
+
+#: NEST iaf_cond_alpha's defaults, set explicitly (PyNN's own defaults differ).
+CELL_PARAMS = dict(cm=0.25, tau_m=15.0, v_rest=-70.0, v_thresh=-55.0, v_reset=-60.0,
+                   tau_refrac=2.0, e_rev_E=0.0, e_rev_I=-85.0, tau_syn_E=0.2, tau_syn_I=2.0,
+                   i_offset=0.0)
+
+#: Connectivity and synapses inside a node (weights in uS, delays in ms).
+#: Calibrated for an asynchronous-irregular node, E near 3 Hz, I above E;
+#: see docs/use_case.md.
+NETWORK_PARAMS = dict(
+    p_connect=0.1, delay=1.5,
+    w_ee=0.00, w_ei=0.00, w_ie=0.00, w_ii=0.00,
+    bg_rate_e=0.0, bg_weight_e=0.0, bg_rate_i=0.0, bg_weight_i=0.0,
+)
+
+
+def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params=None):
+    """Build one spiking node: E and I ``IF_cond_alpha`` populations in plain PyNN.
+
+    Parameters
+    ----------
+    sim : module
+        A PyNN simulator module (``pyNN.nest``, ...), already set up.
+    region_index : int
+        The TVB region this node replaces.
+    label : str
+        The region's label (used in population labels).
+    rng : pyNN.random.NumpyRNG
+        The generator for every random choice.
+    n_e, n_i : int
+        Population sizes.
+    params : dict, optional
+        Overrides of :data:`NETWORK_PARAMS`.
+
+    Returns
+    -------
+    SpikingRegion
+        Populations ``"E"`` and ``"I"`` and the projections among them.
+    """
+    p = dict(NETWORK_PARAMS, **(params or {}))
+    cell = sim.IF_cond_alpha(**CELL_PARAMS)
+    pops = {"E": sim.Population(n_e, cell, label=f"{label}_E"),
+            "I": sim.Population(n_i, cell, label=f"{label}_I")}
+    v_init = sim.RandomDistribution("uniform", (CELL_PARAMS["v_reset"], CELL_PARAMS["v_thresh"]),
+                                    rng=rng)
+    for pop in pops.values():
+        pop.initialize(v=v_init)
+    projections = []
+    connector = sim.FixedProbabilityConnector(p["p_connect"], allow_self_connections=False, rng=rng)
+    for pre, post, weight, receptor in (("E", "E", p["w_ee"], "excitatory"),
+                                        ("E", "I", p["w_ei"], "excitatory"),
+                                        ("I", "E", p["w_ie"], "inhibitory"),
+                                        ("I", "I", p["w_ii"], "inhibitory")):
+        projections.append(sim.Projection(
+            pops[pre], pops[post], connector,
+            sim.StaticSynapse(weight=weight, delay=p["delay"]), receptor_type=receptor,
+            label=f"{label}_{pre}{post}"))
+    for name, n in (("E", n_e), ("I", n_i)):
+        key = name.lower()
+        background = sim.Population(n, sim.SpikeSourcePoisson(rate=p[f"bg_rate_{key}"]),
+                                    label=f"{label}_bg_{name}")
+        projections.append(sim.Projection(
+            background, pops[name], sim.OneToOneConnector(),
+            sim.StaticSynapse(weight=p[f"bg_weight_{key}"], delay=p["delay"]),
+            receptor_type="excitatory", label=f"{label}_bg_{name}"))
+    return SpikingRegion(pops, projections)

@@ -1,0 +1,63 @@
+"""TVB -> spiking proxies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._checks import check_name, check_weight
+from ..errors import ConfigurationError, bad_value
+
+
+@dataclass(frozen=True)
+class RateToPoisson:
+    """A TVB rate drives a population through independent Poisson trains.
+
+    Each neuron of ``population`` receives its own inhomogeneous Poisson train
+    whose rate, in Hz, is ``weight * c(t)``, where ``c(t)`` is TVB's delayed,
+    weighted large-scale coupling on ``tvb_variable`` for that region.  The
+    rate is piecewise constant over each TVB step.
+
+    Parameters
+    ----------
+    tvb_variable : str
+        A coupling variable of the TVB model, in Hz (e.g. ``"R_e"``).
+    population : str
+        The target population of each spiking region (e.g. ``"E"``).
+    weight : float
+        The interface weight that turns the mean rate into the rate each
+        neuron receives; ``N_E`` in the seed (a neuron gets the input of
+        ``N_E`` presynaptic neurons of the source region), ``lambda * N_E``
+        for feedforward inhibition onto I.
+    synapse_weight : float
+        Synaptic weight of each input spike, in PyNN units (uS for
+        conductance-based cells, nA for current-based ones).
+    delay : float, optional
+        Synaptic delay (ms) of the proxy's connections; default one spiking
+        time step.  It adds to the connectome delay.
+    receptor_type : str
+        ``"excitatory"`` or ``"inhibitory"``.
+    """
+
+    tvb_variable: str
+    population: str
+    weight: float = 1.0
+    synapse_weight: float = 0.0
+    delay: float | None = None
+    receptor_type: str = "excitatory"
+
+    def __post_init__(self):
+        name = type(self).__name__
+        check_name(name, "tvb_variable", self.tvb_variable)
+        check_name(name, "population", self.population)
+        object.__setattr__(self, "weight", check_weight(name, "weight", self.weight))
+        object.__setattr__(self, "synapse_weight",
+                           check_weight(name, "synapse_weight", self.synapse_weight))
+        if self.delay is not None:
+            object.__setattr__(self, "delay", check_weight(name, "delay", self.delay, allow_zero=False))
+        if self.receptor_type not in ("excitatory", "inhibitory"):
+            raise ConfigurationError(bad_value(
+                f"{name}.receptor_type", self.receptor_type, "'excitatory' or 'inhibitory'",
+                "pick one of the two"))
+
+    #: What the backend must be able to do.
+    capability = "poisson_rate"
