@@ -63,6 +63,7 @@ _OWN_ATTRS = (_ATTR_METADATA, _ATTR_COMPLETE, _ATTR_REASON, _ATTR_SPIKING, _ATTR
 _ENCODING_KEY = "pynn_multiscale_encoding"
 _INT64 = np.iinfo(np.int64)
 _NIX_ARRAY_DTYPES = ("<i8", "<f8", "|b1")  # array-annotation dtypes NIX keeps
+_JSON_SCALARS = (bool, int, float, str, np.bool_, np.integer, np.floating)
 
 
 class ResultIOError(OSError):
@@ -174,9 +175,10 @@ class Result:
         ``simulator`` (str).
     metadata
         JSON-compatible description of the run (simulator name and version,
-        seeds, synchronisation interval, parameters...). Only ``None``,
-        bool, int, float, str, list and dict with str keys are allowed, so
-        that it loads back exactly.
+        seeds, synchronisation interval, parameters...): ``None``, bool,
+        int, float, str, list and dict with str keys, so that it loads back
+        exactly. The constructor stores a converted copy in which tuples and
+        numpy arrays are lists and numpy scalars are Python scalars.
     complete
         False if the run was interrupted before its end.
     reason
@@ -222,7 +224,9 @@ class Result:
         self.complete = bool(self.complete)
         if self.reason is not None and not isinstance(self.reason, str):
             raise TypeError(f"Result: reason must be a str or None, got {self.reason!r}")
-        _check_metadata(self.metadata)
+        if not isinstance(self.metadata, dict):
+            raise TypeError(f"Result: metadata must be a dict, got {type(self.metadata).__name__}")
+        self.metadata = _plain_json(self.metadata, "metadata")
 
     def __repr__(self) -> str:
         return (
@@ -489,7 +493,9 @@ def _read_spiking(filename: Path, file_format: str) -> neo.Block:
     if file_format == "pickle":
         return PickleIO(str(filename)).read_block()
     if file_format != "nix":
-        raise ResultIOError(f"Result.load: unknown spiking file format {file_format!r} for {filename}")
+        raise ResultIOError(
+            f"Result.load: unknown spiking file format {file_format!r} for {filename}"
+        )
     with NixIO(str(filename), mode="ro") as io:
         block = io.read_block()
     for obj in _neo_objects(block):
@@ -585,7 +591,7 @@ def _encode_annotation(value: Any, where: str) -> tuple[str | None, Any]:
 
 def _array_payload(array: np.ndarray, where: str) -> dict[str, Any]:
     if array.dtype.kind not in "biufU":
-        raise _NixUnsupported(f"{where} is an array of dtype {array.dtype}, which JSON cannot store")
+        raise _NixUnsupported(f"{where} is an array of {array.dtype}, which JSON cannot store")
     return {"dtype": array.dtype.str, "shape": list(array.shape), "data": array.ravel().tolist()}
 
 
@@ -627,7 +633,7 @@ def _decode_annotation(kind: str, text: str) -> Any:
 
 def _json_problem(value: Any, where: str) -> str | None:
     """Describe why ``value`` would not load back equal from JSON, or None."""
-    if value is None or isinstance(value, (bool, int, float, str, np.bool_, np.integer, np.floating)):
+    if value is None or isinstance(value, _JSON_SCALARS):
         return None
     if isinstance(value, list):
         for i, item in enumerate(value):
@@ -649,6 +655,27 @@ def _json_problem(value: Any, where: str) -> str | None:
         f"{where} is a {type(value).__name__}, which JSON cannot store; "
         "use None, bool, int, float, str, list or dict"
     )
+
+
+def _plain_json(value: Any, where: str) -> Any:
+    """Copy of ``value`` with tuples, numpy arrays and numpy scalars made JSON types."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        value = value.tolist()  # Python scalars, or nested lists of them
+    elif isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, list):
+        return [_plain_json(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                raise TypeError(
+                    f"Result: {where} has the non-str key {key!r} (JSON keys are always str)"
+                )
+        return {key: _plain_json(item, f"{where}[{key!r}]") for key, item in value.items()}
+    problem = _json_problem(value, where)
+    if problem is not None:
+        raise TypeError(f"Result: {problem}")
+    return value
 
 
 def _check_metadata(metadata: Any) -> None:
