@@ -239,10 +239,25 @@ class CoSimulation:
         labels = self.engine.region_labels
         self._rate_handles = []  # per to_spiking proxy: list of handles, one per region
         self._counters = {}  # (slot, population) -> handle
-        if backend.sim is None:
-            return
+        if backend.sim is not None:
+            self._build_regions(build_region, labels)
+        for p in self.to_spiking:
+            delay = self.spiking_dt if p.delay is None else p.delay
+            self._rate_handles.append([
+                backend.add_rate_source(self.regions[idx].populations[p.population]
+                                        if self.regions else None,
+                                        p.synapse_weight, delay, p.receptor_type)
+                for idx in self.spiking_regions])
+        if "spike_counts" in backend.capabilities:
+            for slot, idx in enumerate(self.spiking_regions):
+                for name, pop in self.regions[idx].populations.items():
+                    self._counters[(slot, name)] = backend.add_spike_counter(pop)
+                    self._spikes[(slot, name)] = []
+
+    def _build_regions(self, build_region, labels):
         from pyNN.random import NumpyRNG
 
+        backend = self.backend
         for slot, idx in enumerate(self.spiking_regions):
             rng = NumpyRNG(seed=self._seeds["regions"][slot])
             region = check_built_region(build_region(backend.sim, idx, labels[idx], rng), idx)
@@ -259,17 +274,6 @@ class CoSimulation:
                         f"a population that build_region created for region {idx} "
                         f"({labels[idx]}): {sorted(region.populations)}",
                         "use one of those names or create it in the builder"))
-        for p in self.to_spiking:
-            delay = self.spiking_dt if p.delay is None else p.delay
-            self._rate_handles.append([
-                backend.add_rate_source(self.regions[idx].populations[p.population],
-                                        p.synapse_weight, delay, p.receptor_type)
-                for idx in self.spiking_regions])
-        for slot, idx in enumerate(self.spiking_regions):
-            for name, pop in self.regions[idx].populations.items():
-                if "spike_counts" in backend.capabilities:
-                    self._counters[(slot, name)] = backend.add_spike_counter(pop)
-                    self._spikes[(slot, name)] = []
 
     # ------------------------------------------------------------------ run
     def _check_duration(self, duration):
@@ -343,7 +347,8 @@ class CoSimulation:
             values = np.empty((n_steps, len(self.spiking_regions)))
             for slot, idx in enumerate(self.spiking_regions):
                 if isinstance(p, _proxies.Replay):
-                    values[:, slot] = backend.replay(p.tvb_variable, slot, window.first_step, n_steps)
+                    values[:, slot] = backend.replay(p.tvb_variable, slot,
+                                                    window.first_step - engine.step0, n_steps)
                 else:
                     counts = counts_per_step(window_spikes[(slot, p.population)], t0, self.dt,
                                              n_steps)
@@ -389,11 +394,15 @@ class CoSimulation:
     def result(self, complete: bool = True, reason: str | None = None) -> Result:
         """The results recorded so far, as a :class:`~pynn_multiscale.results.Result`."""
         engine = self.engine
-        voi = list(self.tvb.model.variables_of_interest)
         monitors = []
+        offset = engine.step0 * engine.dt
         for mon, (times, data) in zip(self.tvb.monitors, self._monitor_buffers):
+            voi = [engine.state_variables[i] for i in np.asarray(mon.voi)]
             arr = np.array(data) if data else np.empty((0, len(voi), engine.n_regions, 1))
-            monitors.append((type(mon).__name__, np.array(times, dtype=float), arr, voi))
+            times = np.array(times, dtype=float)
+            if offset:
+                times = np.round(times - offset, 9)
+            monitors.append((type(mon).__name__, times, arr, voi))
         dataset = tvb_dataset(monitors, engine.region_labels)
         blocks = {idx: self._spiking_block(slot, idx) for slot, idx in enumerate(self.spiking_regions)
                   if self.regions}
@@ -407,21 +416,23 @@ class CoSimulation:
                           simulator=self.backend.name)
         segment = neo.Segment(name="co-simulation")
         block.segments.append(segment)
+        # One SpikeTrain per population, with each spike's neuron index as an
+        # array annotation: NIX files of one train per neuron take minutes to
+        # write.  Result.spiketrains() splits a population into neurons.
         trains = []
         for name, pop in self.regions[idx].populations.items():
             chunks = self._spikes.get((slot, name))
             if chunks is None:
                 continue
             times = np.concatenate([c[0] for c in chunks]) if chunks else np.empty(0)
-            index = np.concatenate([c[1] for c in chunks]).astype(int) if chunks else np.empty(0, int)
-            order = np.lexsort((times, index))
-            times, index = times[order], index[order]
-            bounds = np.searchsorted(index, np.arange(pop.size + 1))
-            for i in range(pop.size):
-                trains.append(neo.SpikeTrain(
-                    times[bounds[i]:bounds[i + 1]], units="ms", t_start=0.0, t_stop=t_stop,
-                    name=f"{name}[{i}]", region=idx, region_label=label, population=name,
-                    source_index=i, simulator=self.backend.name))
+            index = np.concatenate([c[1] for c in chunks]).astype(np.int64) if chunks \
+                else np.empty(0, np.int64)
+            order = np.lexsort((index, times))
+            trains.append(neo.SpikeTrain(
+                times[order], units="ms", t_start=0.0, t_stop=t_stop, name=name,
+                array_annotations={"source_index": index[order]}, region=idx,
+                region_label=label, population=name, size=int(pop.size),
+                simulator=self.backend.name))
         segment.spiketrains = trains
         return block
 

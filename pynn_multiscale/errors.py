@@ -40,7 +40,7 @@ def bad_value(parameter: str, value, expected: str, fix: str) -> str:
 
     Examples
     --------
-    >>> bad_value("sync_interval", 5.0, "at most 2.6 ms", "pass sync_interval=None")
-    "sync_interval=5.0 is invalid: expected at most 2.6 ms. Fix: pass sync_interval=None."
+    >>> print(bad_value("sync_interval", 5.0, "at most 2.6 ms", "pass sync_interval=None"))
+    sync_interval=5.0 is invalid: expected at most 2.6 ms. Fix: pass sync_interval=None.
     """
     return f"{parameter}={value!r} is invalid: expected {expected}. Fix: {fix}."

@@ -261,6 +261,46 @@ class Result:
         data = self.tvb[name]
         return data.rename({old: new for old, new in renames.items() if old in data.dims})
 
+    def spiketrains(self, region: int, population: str) -> list[neo.SpikeTrain]:
+        """One SpikeTrain per neuron of a population, in neuron order.
+
+        Co-simulation results store one train per population, with each
+        spike's neuron in the array annotation ``source_index`` (compact and
+        fast to save); this splits it the way Elephant's per-neuron
+        functions expect.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> tvb = tvb_dataset([("Raw", [0.0], np.zeros((1, 1, 1, 1)), ["V"])], ["A"])
+        >>> st = neo.SpikeTrain([1.0, 2.0, 3.0], units="ms", t_stop=10.0, population="E",
+        ...                     size=2, array_annotations={"source_index": np.array([1, 0, 1])})
+        >>> block = neo.Block(); block.segments.append(neo.Segment())
+        >>> block.segments[0].spiketrains = [st]
+        >>> [list(t.magnitude) for t in Result(tvb, {0: block}).spiketrains(0, "E")]
+        [[2.0], [1.0, 3.0]]
+        """
+        if region not in self.spiking:
+            raise KeyError(f"no spiking region {region!r}; available: {sorted(self.spiking)}")
+        matches = [st for seg in self.spiking[region].segments for st in seg.spiketrains
+                   if st.annotations.get("population") == population]
+        if len(matches) != 1 or "source_index" not in matches[0].array_annotations:
+            names = sorted({st.annotations.get("population") for seg in self.spiking[region].segments
+                            for st in seg.spiketrains})
+            raise KeyError(f"region {region} has no population train {population!r}; "
+                           f"available: {names}")
+        train = matches[0]
+        index = np.asarray(train.array_annotations["source_index"])
+        size = int(train.annotations.get("size", index.max() + 1 if index.size else 0))
+        times = train.magnitude
+        out = []
+        for i in range(size):
+            out.append(neo.SpikeTrain(times[index == i], units=train.units, t_start=train.t_start,
+                                      t_stop=train.t_stop, name=f"{population}[{i}]",
+                                      source_index=i, **{k: v for k, v in train.annotations.items()
+                                                         if k != "size"}))
+        return out
+
     # ------------------------------------------------------------------ save
 
     def save(self, path: PathLike) -> Path:

@@ -88,6 +88,8 @@ class TVBEngine:
         simulator.configure()
         self.dt = float(simulator.integrator.dt)
         self.current_step = int(simulator.current_step)
+        #: TVB counts the steps of a given initial history; co-simulation time starts after them.
+        self.step0 = self.current_step
         model = simulator.model
         self.state_variables = tuple(model.state_variables)
         self.cvar_names = tuple(self.state_variables[i] for i in model.cvar)
@@ -122,8 +124,8 @@ class TVBEngine:
     # --------------------------------------------------------------- stepping
     @property
     def time(self) -> float:
-        """Time (ms) of the last committed step."""
-        return self.current_step * self.dt
+        """Co-simulation time (ms) of the last committed step."""
+        return (self.current_step - self.step0) * self.dt
 
     def integrate(self, n_steps: int) -> Window:
         """Integrate ``n_steps`` TVB steps, as ``Simulator.__call__`` does.
@@ -164,7 +166,8 @@ class TVBEngine:
         -------
         list
             For each monitor, a list of ``(time, data)`` samples produced in
-            this window.
+            this window, with TVB's own times (which count the steps of a
+            given initial history: subtract ``step0 * dt``).
         """
         sim = self.sim
         states = window.states

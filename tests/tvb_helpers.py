@@ -43,12 +43,14 @@ def small_connectivity(weights, delays_ms, speed=1.0):
 
 def held_rate_simulator(weights, delays_ms, initial_R, dt=0.1):
     """A deterministic TVB simulator of :class:`HeldRate` regions."""
-    n = len(initial_R)
-    initial = np.zeros((1, 2, n, 1))
-    initial[0, 0, :, 0] = initial_R
-    initial[0, 1, :, 0] = initial_R
+    conn = small_connectivity(weights, delays_ms)
+    conn.set_idelays(dt)
+    n, horizon = len(initial_R), int(conn.idelays.max()) + 1
+    initial = np.zeros((horizon, 2, n, 1))  # the whole horizon: TVB pads with random values
+    initial[:, 0, :, 0] = initial_R
+    initial[:, 1, :, 0] = initial_R
     return simulator.Simulator(
-        model=HeldRate(), connectivity=small_connectivity(weights, delays_ms),
+        model=HeldRate(), connectivity=conn,
         coupling=coupling.Linear(a=np.array([1.0])),
         integrator=integrators.HeunDeterministic(dt=dt),
         monitors=[monitors.Raw()], initial_conditions=initial)

@@ -30,6 +30,7 @@ class ReplayBackend:
         self.values = {k: np.asarray(v, dtype=float) for k, v in (values or {}).items()}
         self.time = 0.0
         self.received = []  #: [(handle, t0, dt, rates)] in call order
+        self.n_sources = 0
 
     def version(self) -> str:
         return "n/a"
@@ -41,7 +42,9 @@ class ReplayBackend:
         pass
 
     def add_rate_source(self, population, synapse_weight, delay, receptor_type):
-        return len(self.received)
+        """Handles are 0, 1, ... in creation order: proxy by proxy, region by region."""
+        self.n_sources += 1
+        return self.n_sources - 1
 
     def add_spike_counter(self, population):
         raise NotImplementedError

@@ -160,6 +160,20 @@ G_DEFAULT = 1.0
 NSIG_DEFAULT = 5e-5
 
 
+def constant_history(values, conn, dt):
+    """Initial conditions holding ``values`` (one per state variable) in every region.
+
+    TVB pads initial conditions shorter than its history horizon with random
+    values from ``model.initial()``; giving the whole horizon avoids that.
+    """
+    conn.configure()
+    conn.set_idelays(dt)
+    horizon = int(conn.idelays.max()) + 1
+    values = np.asarray(values, dtype=float)
+    n = conn.weights.shape[0]
+    return np.broadcast_to(values[None, :, None, None], (horizon, values.size, n, 1)).copy()
+
+
 def tvb_simulator(connectivity="connectivity_68", G=G_DEFAULT, lamda=0.0, nsig=NSIG_DEFAULT,
                   dt=0.1, speed=3.0, noise_seed=42, monitors=None, tau_rin=10.0):
     """Build the TVB simulator of workload W1 (not configured).
@@ -201,9 +215,7 @@ def tvb_simulator(connectivity="connectivity_68", G=G_DEFAULT, lamda=0.0, nsig=N
             dt=dt, noise=noise.Additive(nsig=np.array([nsig, nsig]), noise_seed=noise_seed))
     else:
         integrator = integrators.HeunDeterministic(dt=dt)
-    n = conn.weights.shape[0]
-    initial = np.array([FIXED_POINT[v] for v in model.state_variables])
-    initial = np.broadcast_to(initial[None, :, None, None], (1, len(initial), n, 1)).copy()
+    initial = constant_history([FIXED_POINT[v] for v in model.state_variables], conn, dt)
     return simulator.Simulator(
         model=model, connectivity=conn, coupling=coupling.Linear(a=np.array([1.0])),
         integrator=integrator, monitors=monitors or [tvb_monitors.Raw()],
