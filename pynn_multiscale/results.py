@@ -277,7 +277,7 @@ class Result:
         ...                     size=2, array_annotations={"source_index": np.array([1, 0, 1])})
         >>> block = neo.Block(); block.segments.append(neo.Segment())
         >>> block.segments[0].spiketrains = [st]
-        >>> [list(t.magnitude) for t in Result(tvb, {0: block}).spiketrains(0, "E")]
+        >>> [t.magnitude.tolist() for t in Result(tvb, {0: block}).spiketrains(0, "E")]
         [[2.0], [1.0, 3.0]]
         """
         if region not in self.spiking:
