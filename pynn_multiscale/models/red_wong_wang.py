@@ -236,8 +236,8 @@ CELL_PARAMS = dict(cm=0.25, tau_m=15.0, v_rest=-70.0, v_thresh=-55.0, v_reset=-6
 #: see docs/use_case.md.
 NETWORK_PARAMS = dict(
     p_connect=0.1, delay=1.5,
-    w_ee=0.00, w_ei=0.00, w_ie=0.00, w_ii=0.00,
-    bg_rate_e=0.0, bg_weight_e=0.0, bg_rate_i=0.0, bg_weight_i=0.0,
+    w_ee=0.002, w_ei=0.005, w_ie=0.010, w_ii=0.010,
+    bg_rate_e=800.0, bg_weight_e=0.008, bg_rate_i=850.0, bg_weight_i=0.008,
 )
 
 
@@ -291,3 +291,29 @@ def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params
             sim.StaticSynapse(weight=p[f"bg_weight_{key}"], delay=p["delay"]),
             receptor_type="excitatory", label=f"{label}_bg_{name}"))
     return SpikingRegion(pops, projections)
+
+
+def default_to_spiking(G=G_DEFAULT, lamda=0.0, n_e=N_E, params=None):
+    """The seed's TVB -> spiking interface: the rate coupling as Poisson input.
+
+    Each E neuron receives an independent Poisson train at
+    ``G * n_e * sum_j w_ij R_e_j(t - d_ij)`` Hz, with the E->E synaptic weight:
+    the input of ``n_e`` neurons of every source region, scaled by the
+    connectome weight and the global coupling, as a recurrent E input would
+    be.  With ``lamda > 0``, I neurons also receive ``lamda`` times that rate
+    with the E->I weight (feedforward inhibition).
+    """
+    from ..proxies import RateToPoisson
+
+    p = dict(NETWORK_PARAMS, **(params or {}))
+    proxies = [RateToPoisson("R_e", "E", weight=G * n_e, synapse_weight=p["w_ee"])]
+    if lamda > 0:
+        proxies.append(RateToPoisson("R_e", "I", weight=lamda * G * n_e, synapse_weight=p["w_ei"]))
+    return proxies
+
+
+def default_to_tvb():
+    """The seed's spiking -> TVB interface: E and I rates into ``Rin_e``, ``Rin_i``."""
+    from ..proxies import SpikeRate
+
+    return [SpikeRate("E", "Rin_e"), SpikeRate("I", "Rin_i")]

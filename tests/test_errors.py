@@ -1,0 +1,125 @@
+"""Bad input gets a clear error naming the parameter, the value and the fix."""
+
+import numpy as np
+import pytest
+import pyNN.nest as sim
+
+import pynn_multiscale as pm
+from pynn_multiscale.backends.replay import ReplayBackend
+from pynn_multiscale.models import red_wong_wang as rww
+from tvb_helpers import held_rate_simulator
+
+
+def small_region(sim, idx, label, rng):
+    return pm.SpikingRegion({"E": sim.Population(10, sim.IF_cond_alpha(**rww.CELL_PARAMS),
+                                                 label=f"{label}_E")})
+
+
+def assert_message(excinfo, *parts):
+    text = str(excinfo.value)
+    for part in parts:
+        assert part in text, (part, text)
+    assert "Fix:" in text
+
+
+def test_region_index_out_of_range():
+    with pytest.raises(pm.ConfigurationError) as excinfo:
+        pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=[31, 68],
+                        build_region=small_region, to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")])
+    assert_message(excinfo, "spiking_regions", "68", "0..67")
+
+
+@pytest.mark.parametrize("regions, error", [([31, 31], pm.ConfigurationError),
+                                            ([31.0], pm.ConfigurationTypeError)])
+def test_region_index_duplicated_or_float(regions, error):
+    with pytest.raises(error) as excinfo:
+        pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=regions,
+                        build_region=small_region, to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")])
+    assert_message(excinfo, "spiking_regions", str(regions[-1]))
+
+
+def test_population_the_builder_did_not_create():
+    with pytest.raises(pm.ConfigurationError) as excinfo:
+        pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=[31], build_region=small_region,
+                        to_tvb=[pm.proxies.SpikeRate("Exc", "Rin_e")])
+    assert_message(excinfo, "to_tvb[0].population", "'Exc'", "['E']")
+    # the kernel was released: a correct co-simulation can be built next
+    with pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=[31], build_region=small_region,
+                         to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")]):
+        pass
+
+
+@pytest.mark.parametrize("kind", ["to_tvb", "to_spiking"])
+def test_tvb_variable_the_model_does_not_have(kind):
+    proxies = {"to_tvb": [pm.proxies.SpikeRate("E", "R_exc")],
+               "to_spiking": [pm.proxies.RateToPoisson("S_i", "E", weight=1.0)]}
+    kwargs = {"to_tvb": [pm.proxies.SpikeRate("E", "Rin_e")]}
+    kwargs.update({kind: proxies[kind]})
+    with pytest.raises(pm.ConfigurationError) as excinfo:
+        pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=[31], build_region=small_region,
+                        **kwargs)
+    assert_message(excinfo, f"{kind}[0].tvb_variable", "R_exc" if kind == "to_tvb" else "S_i")
+
+
+def test_sync_interval_longer_than_the_shortest_delay():
+    with pytest.raises(pm.ConfigurationError) as excinfo:
+        pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=[31, 65],
+                        build_region=small_region, to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")],
+                        sync_interval=2.7)
+    assert_message(excinfo, "sync_interval=2.7", "2.68", "sync_interval=None", "2.6 ms")
+
+
+def test_default_sync_interval_is_the_floored_shortest_coupled_delay():
+    with pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=[31, 65],
+                         build_region=small_region,
+                         to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")]) as cosim:
+        assert cosim.n_sync * cosim.dt == pytest.approx(2.6)
+
+
+def test_nan_arriving_from_tvb():
+    """A NaN in the coupling TVB sends stops the run, naming region, variable and time."""
+    tvb = held_rate_simulator([[0, 0], [1, 0]], [[0, 1.0], [1.0, 0]], [np.nan, 0.0])
+    backend = ReplayBackend({"Rin": np.zeros((100, 1))})
+    with pm.CoSimulation(tvb, backend, spiking_regions=[1],
+                         to_spiking=[pm.proxies.RateToPoisson("R", "E", weight=1.0)],
+                         to_tvb=[pm.proxies.Replay("Rin")]) as cosim:
+        with pytest.raises(pm.NumericalError) as excinfo:
+            cosim.run(5.0)
+    text = str(excinfo.value)
+    for part in ("to_spiking", "R of region 1 (r1)", "nan", "t = 0.1 ms", "Likely cause"):
+        assert part in text, (part, text)
+
+
+@pytest.mark.parametrize("weight", [-1.0, float("nan"), float("inf")])
+def test_negative_or_nan_weight(weight):
+    with pytest.raises(pm.ConfigurationError) as excinfo:
+        pm.proxies.RateToPoisson("R_e", "E", weight=weight)
+    assert_message(excinfo, "RateToPoisson.weight", str(weight))
+
+
+def test_wrong_type_for_sim():
+    with pytest.raises(pm.ConfigurationTypeError) as excinfo:
+        pm.CoSimulation(rww.tvb_simulator(), "nest")
+    assert_message(excinfo, "sim", "str", "import pyNN.nest as sim")
+
+
+@pytest.mark.parametrize("duration", [0.0, -5.0, 10.05, float("nan")])
+def test_bad_duration(duration):
+    with pm.CoSimulation(rww.tvb_simulator(), ReplayBackend()) as cosim:
+        with pytest.raises(pm.ConfigurationError) as excinfo:
+            cosim.run(duration)
+    assert_message(excinfo, "duration", str(duration))
+
+
+def test_spiking_timestep_must_divide_tvb_dt():
+    with pytest.raises(pm.ConfigurationError) as excinfo:
+        pm.CoSimulation(rww.tvb_simulator(), ReplayBackend(), spiking_timestep=0.03)
+    assert_message(excinfo, "spiking_timestep", "0.03", "divisor")
+
+
+def test_builder_returning_something_else():
+    with pytest.raises(pm.ConfigurationTypeError) as excinfo:
+        pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=[31],
+                        build_region=lambda sim, i, label, rng: {"E": None},
+                        to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")])
+    assert_message(excinfo, "build_region", "region 31", "dict", "SpikingRegion")
