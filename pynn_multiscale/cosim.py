@@ -118,7 +118,7 @@ class CoSimulation:
         if not isinstance(tvb, Simulator):
             raise ConfigurationTypeError(bad_value(
                 "tvb", type(tvb).__name__, "a tvb.simulator.simulator.Simulator",
-                "build one with tvb.simulator.lab.simulator.Simulator(...) or "
+                "build one with tvb.simulator.simulator.Simulator(...) or "
                 "pynn_multiscale.models.red_wong_wang.tvb_simulator()"))
         regions = validate_region_indices(spiking_regions, tvb.connectivity.weights.shape[0])
         to_spiking = self._check_proxy_list("to_spiking", to_spiking, (_proxies.RateToPoisson,))

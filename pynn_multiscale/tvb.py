@@ -69,7 +69,7 @@ class TVBEngine:
         if not isinstance(simulator, Simulator):
             raise ConfigurationTypeError(bad_value(
                 "tvb", type(simulator).__name__, "a tvb.simulator.simulator.Simulator",
-                "build one with tvb.simulator.lab.simulator.Simulator(...) or a helper "
+                "build one with tvb.simulator.simulator.Simulator(...) or a helper "
                 "such as pynn_multiscale.models.red_wong_wang.tvb_simulator()"))
         if simulator.stimulus is not None:
             raise CapabilityError(

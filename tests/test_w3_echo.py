@@ -9,7 +9,8 @@ trajectory equals the plain run's, bit for bit.
 
 import numpy as np
 import pytest
-from tvb.simulator.lab import connectivity, coupling, integrators, models, monitors, noise, simulator
+from tvb.datatypes import connectivity
+from tvb.simulator import coupling, integrators, models, monitors, noise, simulator
 
 import pynn_multiscale as pm
 from pynn_multiscale.backends.replay import ReplayBackend

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from tvb.basic.neotraits.api import Final, List
 from tvb.datatypes.connectivity import Connectivity
-from tvb.simulator.lab import coupling, integrators, monitors, simulator
+from tvb.simulator import coupling, integrators, monitors, simulator
 from tvb.simulator.models.base import Model
 
 

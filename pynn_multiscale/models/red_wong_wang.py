@@ -198,9 +198,10 @@ def tvb_simulator(connectivity="connectivity_68", G=G_DEFAULT, lamda=0.0, nsig=N
     tau_rin : float
         Low-pass time constant (ms) on the rates from spiking regions.
     """
-    from tvb.simulator.lab import connectivity as tvb_connectivity
-    from tvb.simulator.lab import coupling, integrators, noise, simulator
-    from tvb.simulator.lab import monitors as tvb_monitors
+    # not tvb.simulator.lab: importing it reconfigures logging as a side effect
+    from tvb.datatypes import connectivity as tvb_connectivity
+    from tvb.simulator import coupling, integrators, noise, simulator
+    from tvb.simulator import monitors as tvb_monitors
 
     if isinstance(connectivity, str):
         name = connectivity if connectivity.endswith(".zip") else connectivity + ".zip"
