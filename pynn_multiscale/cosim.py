@@ -98,6 +98,13 @@ class CoSimulation:
     spiking_timestep : float, optional
         The spiking simulator's step (ms); it must divide TVB's dt.  Default:
         TVB's dt.
+    min_delay : float, optional
+        The spiking simulator's minimum delay (ms), passed to
+        ``sim.setup``.  Every delay in the spiking network must be at least
+        this long.  Default: the shortest proxy delay (spiking time step
+        without proxies).  On NEST a longer minimum delay means fewer
+        communication rounds: 1.5 ms instead of 0.1 ms made W1's network
+        1.6x faster here.
     progress : bool, optional
         Show a progress bar (it appears after 3 s).  Default: when stderr is
         a terminal.
@@ -110,7 +117,8 @@ class CoSimulation:
     def __init__(self, tvb, sim, spiking_regions: Sequence[int] = (),
                  build_region: Callable | None = None, to_spiking=(), to_tvb=(),
                  sync_interval: float | None = None, seed: int | None = None,
-                 spiking_timestep: float | None = None, progress: bool | None = None):
+                 spiking_timestep: float | None = None, min_delay: float | None = None,
+                 progress: bool | None = None):
         from tvb.simulator.simulator import Simulator
 
         # ---------------------------------------------------- validate inputs
@@ -211,7 +219,8 @@ class CoSimulation:
         self.regions = {}
 
         # ---------------------------------------------------- spiking side
-        backend.setup(timestep=self.spiking_dt, min_delay=self.spiking_dt,
+        self.min_delay = self._min_delay(min_delay)
+        backend.setup(timestep=self.spiking_dt, min_delay=self.min_delay,
                       seed=self._seeds["spiking_kernel"])
         try:
             self._build(build_region)
@@ -221,6 +230,21 @@ class CoSimulation:
             raise
 
     # ---------------------------------------------------------------- build
+    def _min_delay(self, min_delay):
+        delays = [self.spiking_dt if p.delay is None else p.delay for p in self.to_spiking]
+        if min_delay is None:
+            return min(delays) if delays else self.spiking_dt
+        if isinstance(min_delay, bool) or not isinstance(min_delay, (int, float)) \
+                or not math.isfinite(min_delay) or min_delay < self.spiking_dt:
+            raise ConfigurationError(bad_value(
+                "min_delay", min_delay, f"a delay in ms of at least the spiking time step "
+                f"({self.spiking_dt} ms)", "pass None for the shortest proxy delay"))
+        if delays and min(delays) < min_delay - _EPS:
+            raise ConfigurationError(bad_value(
+                "min_delay", min_delay, f"at most the shortest proxy delay ({min(delays)} ms)",
+                "raise the proxies' delay or lower min_delay"))
+        return float(min_delay)
+
     @staticmethod
     def _check_proxy_list(name, plist, kinds):
         if isinstance(plist, (str, bytes)) or not hasattr(plist, "__iter__"):

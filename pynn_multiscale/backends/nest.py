@@ -128,7 +128,8 @@ class NestBackend:
         nest = self.nest
         recorder = nest.Create("spike_recorder")
         nodes = population.node_collection
-        nest.Connect(nodes, recorder)
+        # a recorder's delay does not shift its times, but must respect min_delay
+        nest.Connect(nodes, recorder, syn_spec={"delay": max(nest.min_delay, nest.resolution)})
         ids = np.asarray(nodes.tolist())
         handle = {"recorder": recorder, "read": 0, "first_id": int(ids[0]),
                   "contiguous": bool(np.all(np.diff(ids) == 1)), "ids": ids}

@@ -301,15 +301,20 @@ def default_to_spiking(G=G_DEFAULT, lamda=0.0, n_e=N_E, params=None):
     ``G * n_e * sum_j w_ij R_e_j(t - d_ij)`` Hz, with the E->E synaptic weight:
     the input of ``n_e`` neurons of every source region, scaled by the
     connectome weight and the global coupling, as a recurrent E input would
-    be.  With ``lamda > 0``, I neurons also receive ``lamda`` times that rate
+    be.  The input synapses have the network's synaptic delay (1.5 ms), which
+    adds to the connectome delay (docs/use_case.md).  With ``lamda > 0``, I neurons also receive ``lamda`` times that rate
     with the E->I weight (feedforward inhibition).
     """
     from ..proxies import RateToPoisson
 
     p = dict(NETWORK_PARAMS, **(params or {}))
-    proxies = [RateToPoisson("R_e", "E", weight=G * n_e, synapse_weight=p["w_ee"])]
+    # The input synapses get the network's own synaptic delay: a TVB input spike
+    # is a synaptic input like any other, and the delay lets NEST communicate
+    # every 1.5 ms instead of every step (see CoSimulation's min_delay).
+    proxies = [RateToPoisson("R_e", "E", weight=G * n_e, synapse_weight=p["w_ee"], delay=p["delay"])]
     if lamda > 0:
-        proxies.append(RateToPoisson("R_e", "I", weight=lamda * G * n_e, synapse_weight=p["w_ei"]))
+        proxies.append(RateToPoisson("R_e", "I", weight=lamda * G * n_e, synapse_weight=p["w_ei"],
+                                     delay=p["delay"]))
     return proxies
 
 
