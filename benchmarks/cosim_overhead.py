@@ -66,7 +66,7 @@ def mean_rates(spikes_by_key, sizes, duration):
     return {key: 1000.0 * n / (sizes[key] * duration) for key, n in spikes_by_key.items()}
 
 
-def spiking_alone(sim, regions, build, seed, dt, duration, rates_log, proxies):
+def spiking_alone(sim, regions, build, seed, dt, min_delay, duration, rates_log, proxies):
     """The same regions and sources, one run with the whole rate schedule."""
     from pyNN.random import NumpyRNG
 
@@ -74,7 +74,7 @@ def spiking_alone(sim, regions, build, seed, dt, duration, rates_log, proxies):
 
     seeds = pm.derive_seeds(seed, len(regions))
     backend = get_backend(sim)
-    backend.setup(timestep=dt, min_delay=dt, seed=seeds["spiking_kernel"])
+    backend.setup(timestep=dt, min_delay=min_delay, seed=seeds["spiking_kernel"])
     built = {}
     t_build = time.perf_counter()
     for slot, idx in enumerate(regions):
@@ -128,7 +128,7 @@ def main(argv=None):
     result = cosim.run(args.duration)
     cosim_s = time.perf_counter() - t0
     sync_ms = cosim.n_sync * cosim.dt
-    dt = cosim.spiking_dt
+    dt, min_delay = cosim.spiking_dt, cosim.min_delay
     proxies = cosim.to_spiking
     cosim.close()
     rates = {}
@@ -137,7 +137,8 @@ def main(argv=None):
             rates[(idx, st.annotations["population"])] = \
                 1000.0 * len(st) / (st.annotations["size"] * args.duration)
 
-    alone_s, rates_alone, _ = spiking_alone(sim, regions, build, args.seed, dt, args.duration,
+    alone_s, rates_alone, _ = spiking_alone(sim, regions, build, args.seed, dt, min_delay,
+                                            args.duration,
                                             rates_log, proxies)
 
     tvb = rww.tvb_simulator(noise_seed=pm.derive_seeds(args.seed, len(regions))["tvb_noise"])

@@ -59,13 +59,18 @@ def test_rate_proxy_delivers_rate_times_weight(rate):
 
 
 # --------------------------------------------------------------- spiking -> TVB
-@pytest.mark.parametrize("min_delay", [0.1, 1.5])
-def test_spike_rate_is_exact_per_tvb_step(min_delay):
+@pytest.mark.parametrize("min_delay, flush_events", [(0.1, 20000), (1.5, 20000), (0.1, 30)])
+def test_spike_rate_is_exact_per_tvb_step(min_delay, flush_events, monkeypatch):
     """Known spike trains give 1000 * count / (dt * N) Hz at every TVB step.
 
     With a minimum delay longer than the step, NEST communicates less often;
     spikes of a window's last step must still be counted in that window.
+    With a small ``flush_events`` the recorders are cleared many times
+    during the run (Cleanup / clear / Prepare): no spike may be lost.
     """
+    from pynn_multiscale.backends.nest import NestBackend
+
+    monkeypatch.setattr(NestBackend, "flush_events", flush_events)
     import elephant.statistics
     import neo
     import quantities as pq

@@ -17,7 +17,14 @@ Mechanisms, and why:
   ``(t_{n-1}, t_n]`` starts at ``t_n``: a latency of one spiking step, plus the
   proxy's synaptic delay, on top of the connectome delay.
 * **Spikes -> counts.** One native ``spike_recorder`` per population.  Events
-  are read once per window and only the new ones are kept.
+  are read once per window and only the new ones are kept.  Reading copies
+  every event stored so far, and NEST refuses to clear a recorder inside
+  Prepare/Run, so once a recorder holds ``flush_events`` events the backend
+  leaves the Run context (Cleanup), clears the recorders and re-enters it
+  (Prepare): the per-window cost and the memory stay bounded on long runs.
+* **Low-level calls.** ``NodeCollection.set`` reads the node's whole status
+  before every write (0.1 ms); the kernel API call it ends in takes 0.02 ms,
+  so the hot path calls it directly.
 * **Time.** PyNN runs NEST one ``min_delay`` ahead of its own clock (a NEST 2
   legacy); NEST 3 recorders see a spike at the end of ``Run`` already, so the
   native loop keeps kernel time equal to co-simulation time.
@@ -39,11 +46,24 @@ class NestBackend:
     name = "nest"
     capabilities = frozenset({"poisson_rate", "spike_counts"})
 
+    #: Recorder size (events) at which recorders are cleared between windows.
+    flush_events = 20000
+
     def __init__(self, sim):
         import nest
 
         self.sim = sim
         self.nest = nest
+        try:
+            from nest import nestkernel_api
+
+            self._set_status = lambda nc, params: nestkernel_api.llapi_set_nc_status(
+                nc._datum, [params])
+            self._events = lambda nc: nestkernel_api.llapi_get_nc_status(nc._datum, "events")
+        except (ImportError, AttributeError):  # other NEST versions: the public API
+            self._set_status = lambda nc, params: nc.set(params)
+            self._events = lambda nc: nc.get("events")
+        self._flush_pending = False
         self._sources = []
         self._recorders = []
         self._prepared = False
@@ -76,10 +96,23 @@ class NestBackend:
         self._prepared = True
 
     def advance(self, t_stop):
+        if self._flush_pending:
+            self._flush_recorders()
         dt = self.nest.resolution
         span = round((t_stop - self.nest.biological_time) / dt) * dt
         if span > 0:
             self.nest.Run(span)
+
+    def _flush_recorders(self):
+        nest = self.nest
+        nest.Cleanup()
+        for handle in self._recorders:
+            if handle["read"] != handle["recorder"].get("n_events"):
+                raise RuntimeError("spikes recorded but not read before a recorder flush")
+            handle["recorder"].set(n_events=0)
+            handle["read"] = 0
+        nest.Prepare()
+        self._flush_pending = False
 
     def finish(self):
         if self._prepared:
@@ -121,7 +154,7 @@ class NestBackend:
         values[:n] = rates
         values[n] = 0.0
         gen = handle["generators"][handle["turn"]]
-        gen.set(rate_times=np.round(times, 10), rate_values=values)
+        self._set_status(gen, {"rate_times": np.round(times, 10), "rate_values": values})
         handle["turn"] = 1 - handle["turn"]
 
     def add_spike_counter(self, population):
@@ -137,10 +170,12 @@ class NestBackend:
         return handle
 
     def window_spikes(self, handle):
-        events = handle["recorder"].get("events")
+        events = self._events(handle["recorder"])
         times = np.asarray(events["times"])
         start = handle["read"]
         handle["read"] = times.size
+        if times.size >= self.flush_events:
+            self._flush_pending = True
         senders = np.asarray(events["senders"])[start:]
         if handle["contiguous"]:
             index = senders - handle["first_id"]

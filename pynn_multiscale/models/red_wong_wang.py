@@ -132,25 +132,33 @@ class ReducedWongWangExcInhRates(ReducedWongWangExcInh):
         n_steps = next(iter(inputs.values())).shape[0]
         out = np.empty((n_steps,) + previous.shape)
         tau = float(np.asarray(self.tau_rin).ravel()[0])
-        keep = 0.0 if tau == 0 else np.exp(-dt / tau)
-        S_e, S_i = previous[0].copy(), previous[1].copy()
-        Rin_e, Rin_i = previous[4].copy(), previous[5].copy()
-        r_e = inputs.get("Rin_e")
-        r_i = inputs.get("Rin_i")
+        keep = 0.0 if tau == 0 else float(np.exp(-dt / tau))
+        # Rin: exact low-pass of a rate constant over each step, a linear recurrence.
+        for name, var in (("Rin_e", 4), ("Rin_i", 5)):
+            r = inputs.get(name)
+            rin = previous[var, :, 0].copy()
+            if r is None:
+                out[:, var] = previous[var]
+                continue
+            for k in range(n_steps):
+                rin = r[k] + (rin - r[k]) * keep
+                out[k, var, :, 0] = rin
+            out[:, var, :, 1:] = out[:, var, :, :1]
+        out[:, 2], out[:, 3] = out[:, 4], out[:, 5]  # R = Rin in spiking regions
+        # dS/dt = a - b S with a, b constant over the step: exact solution
+        gamma_e, tau_e = float(self.gamma_e[0]), float(self.tau_e[0])
+        gamma_i, tau_i = float(self.gamma_i[0]), float(self.tau_i[0])
+        a_e = gamma_e * out[:, 4]
+        b_e = 1.0 / tau_e + a_e
+        decay_e = np.exp(-b_e * dt)
+        fixed_e = a_e / b_e
+        fixed_i = gamma_i * tau_i * out[:, 5]
+        decay_i = np.exp(-dt / tau_i)
+        S_e, S_i = previous[0], previous[1]
         for k in range(n_steps):
-            if r_e is not None:
-                Rin_e = r_e[k][:, None] + (Rin_e - r_e[k][:, None]) * keep
-            if r_i is not None:
-                Rin_i = r_i[k][:, None] + (Rin_i - r_i[k][:, None]) * keep
-            # dS/dt = a - b S with a, b constant over the step: exact solution
-            a_e = self.gamma_e * Rin_e
-            b_e = 1.0 / self.tau_e + a_e
-            S_e = a_e / b_e + (S_e - a_e / b_e) * np.exp(-b_e * dt)
-            S_i = self.gamma_i * self.tau_i * Rin_i + (S_i - self.gamma_i * self.tau_i * Rin_i) \
-                * np.exp(-dt / self.tau_i)
+            S_e = fixed_e[k] + (S_e - fixed_e[k]) * decay_e[k]
+            S_i = fixed_i[k] + (S_i - fixed_i[k]) * decay_i
             out[k, 0], out[k, 1] = S_e, S_i
-            out[k, 2], out[k, 3] = Rin_e, Rin_i
-            out[k, 4], out[k, 5] = Rin_e, Rin_i
         return out
 
 
