@@ -151,6 +151,21 @@ class TVBEngine:
         return Window(first_step=start, initial_state=initial_state, states=states,
                       coupling=coupling)
 
+    def _rewrite_history(self, window: Window, proxy_states: np.ndarray) -> None:
+        """Put the proxies' coupling variables of the window into TVB's history.
+
+        Equivalent to ``Simulator._loop_update_history(step, state)`` for each
+        step (TVB's history keeps ``state[cvar]`` at ``step % n_time``), done
+        for the proxy columns of the whole window at once.
+        """
+        history = self.sim.history
+        steps = np.arange(window.first_step, window.first_step + window.n_steps) % history.n_time
+        cvars = np.asarray(self.sim.model.cvar)
+        values = proxy_states[:, cvars]  # (n_steps, n_cvar, n_proxy, n_mode)
+        slots = np.arange(cvars.size)  # the buffer's second axis counts coupling variables
+        history.buffer[steps[:, None, None], slots[None, :, None], self.proxy_inds[None, None, :]] \
+            = values
+
     def commit(self, window: Window, proxy_states: np.ndarray | None = None) -> list:
         """Write the proxies' states for the window, then feed the monitors.
 
@@ -173,8 +188,7 @@ class TVBEngine:
         states = window.states
         if proxy_states is not None and self.proxy_inds.size:
             states[:, :, self.proxy_inds, :] = proxy_states
-            for k in range(window.n_steps):
-                sim._loop_update_history(window.first_step + k, states[k])
+            self._rewrite_history(window, proxy_states)
         samples = [[] for _ in sim.monitors]
         needs_coupling = any(type(m).__name__ == "AfferentCoupling" for m in sim.monitors)
         for k in range(window.n_steps):

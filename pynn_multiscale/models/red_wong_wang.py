@@ -16,6 +16,7 @@ Every number chosen here is listed, with its source, in ``docs/use_case.md``.
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import lfilter
 from tvb.basic.neotraits.api import Final, List, NArray, Range
 from tvb.simulator.models.wong_wang_exc_inh import ReducedWongWangExcInh
 
@@ -133,33 +134,34 @@ class ReducedWongWangExcInhRates(ReducedWongWangExcInh):
         out = np.empty((n_steps,) + previous.shape)
         tau = float(np.asarray(self.tau_rin).ravel()[0])
         keep = 0.0 if tau == 0 else float(np.exp(-dt / tau))
-        # Rin: exact low-pass of a rate constant over each step, a linear recurrence.
+        # Rin: the exact low-pass of a rate constant over each step,
+        # Rin[k] = keep * Rin[k-1] + (1 - keep) * r[k], as a linear filter.
         for name, var in (("Rin_e", 4), ("Rin_i", 5)):
             r = inputs.get(name)
-            rin = previous[var, :, 0].copy()
             if r is None:
                 out[:, var] = previous[var]
                 continue
-            for k in range(n_steps):
-                rin = r[k] + (rin - r[k]) * keep
-                out[k, var, :, 0] = rin
-            out[:, var, :, 1:] = out[:, var, :, :1]
+            initial = previous[var, :, 0]
+            filtered, _ = lfilter([1.0 - keep], [1.0, -keep], r, axis=0, zi=keep * initial[None, :])
+            out[:, var] = filtered[:, :, None]
         out[:, 2], out[:, 3] = out[:, 4], out[:, 5]  # R = Rin in spiking regions
-        # dS/dt = a - b S with a, b constant over the step: exact solution
+        # dS/dt = a - b S, a and b constant over each step: the exact solution is
+        # S[k] = decay[k] * S[k-1] + (1 - decay[k]) * fixed[k], a linear recurrence
+        # solved with cumulative products (they stay far from underflow over a window).
         gamma_e, tau_e = float(self.gamma_e[0]), float(self.tau_e[0])
         gamma_i, tau_i = float(self.gamma_i[0]), float(self.tau_i[0])
         a_e = gamma_e * out[:, 4]
         b_e = 1.0 / tau_e + a_e
-        decay_e = np.exp(-b_e * dt)
-        fixed_e = a_e / b_e
-        fixed_i = gamma_i * tau_i * out[:, 5]
-        decay_i = np.exp(-dt / tau_i)
-        S_e, S_i = previous[0], previous[1]
-        for k in range(n_steps):
-            S_e = fixed_e[k] + (S_e - fixed_e[k]) * decay_e[k]
-            S_i = fixed_i[k] + (S_i - fixed_i[k]) * decay_i
-            out[k, 0], out[k, 1] = S_e, S_i
+        out[:, 0] = _linear_recurrence(previous[0], np.exp(-b_e * dt), a_e / b_e)
+        decay_i = np.full_like(out[:, 5], np.exp(-dt / tau_i))
+        out[:, 1] = _linear_recurrence(previous[1], decay_i, gamma_i * tau_i * out[:, 5])
         return out
+
+
+def _linear_recurrence(x0, decay, fixed):
+    """x[k] = decay[k] * x[k-1] + (1 - decay[k]) * fixed[k] for all k, from x[-1] = x0."""
+    gain = np.cumprod(decay, axis=0)
+    return gain * (x0 + np.cumsum((1.0 - decay) * fixed / gain, axis=0))
 
 
 #: W1's global coupling.  See docs/use_case.md for the scan behind it.
