@@ -55,7 +55,7 @@ def make_cosim(sim, regions, neurons, seed, rates_log=None):
         original = cosim.backend.set_rates
 
         def logging_set_rates(handle, t0, dt, rates):
-            rates_log.setdefault(id(handle), (handle, []))[1].append(np.array(rates))
+            rates_log.setdefault(id(handle), (handle, []))[1].append((t0, np.array(rates)))
             original(handle, t0, dt, rates)
 
         cosim.backend.set_rates = logging_set_rates
@@ -88,7 +88,18 @@ def spiking_alone(sim, regions, build, seed, dt, min_delay, duration, rates_log,
     counters = {(idx, name): backend.add_spike_counter(pop)
                 for idx in regions for name, pop in built[idx].populations.items()}
     for handle, (_, chunks) in zip(handles, logged):
-        backend.set_rates(handle, 0.0, dt, np.concatenate(chunks))
+        # The co-simulation's two generators take turns, one window each; give
+        # each generator here its windows of the same schedule, all at once,
+        # so that both runs draw the same input spikes.
+        for turn, generator in enumerate(handle["generators"]):
+            times, values = [], []
+            for t0, rates in chunks[turn::2]:
+                n = rates.size
+                times.append(t0 + dt * np.arange(1, n + 2))
+                values.append(np.append(rates, 0.0))
+            if times:
+                backend._set_status(generator, {"rate_times": np.round(np.concatenate(times), 10),
+                                                "rate_values": np.concatenate(values)})
     backend.start()
     t0 = time.perf_counter()
     backend.advance(duration)
