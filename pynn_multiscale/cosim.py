@@ -458,6 +458,13 @@ class CoSimulation:
                 region_label=label, population=name, size=int(pop.size),
                 simulator=self.backend.name))
         segment.spiketrains = trains
+        if "analog_signals" in self.backend.capabilities:
+            for name, pop in self.regions[idx].populations.items():
+                for signal in self.backend.recorded_signals(pop):
+                    signal.annotate(region=idx, region_label=label, population=name,
+                                    simulator=self.backend.name)
+                    signal.segment = segment
+                    segment.analogsignals.append(signal)
         return block
 
     def metadata(self) -> dict:

@@ -159,3 +159,41 @@ def test_step_reaches_rates_sent_exactly_at_the_delay():
     first = (np.argmax(sent > 0) + 1) * DT  # TVB step n covers (t_{n-1}, t_n]
     assert first == pytest.approx(t_step + delay + DT)
     assert np.all(sent[sent > 0] == 100.0)
+
+
+# ------------------------------------------------------------ recorded signals
+def test_recorded_membrane_potential_is_in_the_result(tmp_path):
+    """V recorded by the builder comes back in the region's Neo block, and survives a save.
+
+    Five cells under a constant 0.5 nA current and no input: before the first
+    spike, V(t) = v_inf + (v0 - v_inf) exp(-t / tau_m) with v_inf = -40 mV
+    (v_rest + I / g_L); the first spike is at tau_m ln(25/15) = 7.66 ms.
+    """
+    from pynn_multiscale.models import red_wong_wang as rww
+
+    tvb = held_rate_simulator([[0, 0], [1, 0]], [[0, 3], [3, 0]], [5.0, 0.0])
+
+    def build(sim, idx, label, rng):
+        pop = sim.Population(5, sim.IF_cond_alpha(**dict(rww.CELL_PARAMS, i_offset=0.5)),
+                             label=label)
+        pop.initialize(v=-65.0)
+        pop.record(["v", "spikes"])
+        return pm.SpikingRegion({"E": pop})
+
+    with pm.CoSimulation(tvb, sim, spiking_regions=[1], build_region=build,
+                         to_tvb=[pm.proxies.SpikeRate("E", "Rin")], min_delay=1.0) as cosim:
+        result = cosim.run(20.0)
+    (v,) = result.spiking[1].segments[0].analogsignals
+    assert v.annotations["population"] == "E" and v.shape[1] == 5
+    assert float(v.sampling_period.rescale("ms")) == pytest.approx(0.1)
+    # NEST's multimeter delivers with up to one min_delay of lag: the signal ends there
+    assert 19.0 - 1e-9 <= float(v.t_stop.rescale("ms")) <= 20.0 + 1e-9
+    t = v.times.rescale("ms").magnitude
+    before = t < 7.6
+    expected = -40.0 + (-65.0 + 40.0) * np.exp(-t[before] / 15.0)
+    assert np.abs(np.asarray(v)[before] - expected[:, None]).max() < 1e-3
+    first_spike = float(result.spiketrains(1, "E")[0][0].rescale("ms"))
+    assert first_spike == pytest.approx(15.0 * np.log(25.0 / 15.0), abs=0.1)
+    result.save(tmp_path / "r")
+    loaded = pm.Result.load(tmp_path / "r")
+    assert np.array_equal(np.asarray(loaded.spiking[1].segments[0].analogsignals[0]), np.asarray(v))

@@ -44,7 +44,7 @@ class NestBackend:
     """The NEST backend (see the module docstring)."""
 
     name = "nest"
-    capabilities = frozenset({"poisson_rate", "spike_counts"})
+    capabilities = frozenset({"poisson_rate", "spike_counts", "analog_signals"})
 
     #: Recorder size (events) at which recorders are cleared between windows.
     flush_events = 20000
@@ -182,6 +182,28 @@ class NestBackend:
         else:
             index = np.searchsorted(handle["ids"], senders)
         return times[start:], index
+
+
+    def recorded_signals(self, population) -> list:
+        """Analog signals (``v``, ``gsyn_exc``, ...) that the builder asked PyNN to record.
+
+        PyNN only returns its current segment while it believes it is
+        running, and clips it at its own clock, one ``min_delay`` behind
+        NEST's (see the module docstring).  Both are set for the call and
+        restored after it.
+        """
+        names = sorted({v.name for v, ids in population.recorder.recorded.items()
+                        if v.name != "spikes" and ids})
+        if not names:
+            return []
+        state = self.sim.simulator.state
+        saved = state.running, state._time_offset
+        state.running, state._time_offset = True, -state.min_delay
+        try:
+            block = population.get_data(names)
+        finally:
+            state.running, state._time_offset = saved
+        return list(block.segments[-1].analogsignals)
 
 
 def make_backend(sim):
