@@ -189,10 +189,12 @@ class Result:
     >>> import numpy as np
     >>> tvb = tvb_dataset([("Raw", [0.0], np.zeros((1, 1, 2, 1)), ["V"])], ["A", "B"])
     >>> result = Result(tvb, metadata={"seed": 42}, complete=False, reason="stopped")
-    >>> result.save("/tmp/run1")                                     # doctest: +SKIP
-    PosixPath('/tmp/run1')
-    >>> Result.load("/tmp/run1").metadata                            # doctest: +SKIP
-    {'seed': 42}
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "run1")
+    >>> result.save(path).name
+    'run1'
+    >>> Result.load(path).metadata, Result.load(path).complete
+    ({'seed': 42}, False)
     """
 
     tvb: xr.Dataset
@@ -331,8 +333,11 @@ class Result:
 
         Examples
         --------
-        >>> result.save("results/run_001")                             # doctest: +SKIP
-        PosixPath('results/run_001')
+        >>> import tempfile, os, numpy as np
+        >>> result = Result(tvb_dataset([("Raw", [0.0], np.zeros((1, 1, 1, 1)), ["V"])], ["A"]))
+        >>> saved = result.save(os.path.join(tempfile.mkdtemp(), "run_001"))
+        >>> sorted(p.name for p in saved.iterdir())
+        ['metadata.json', 'tvb.nc']
         """
         directory = _prepare_directory(path)
         _check_metadata(self.metadata)
@@ -396,9 +401,12 @@ class Result:
 
         Examples
         --------
-        >>> result = Result.load("results/run_001")                    # doctest: +SKIP
-        >>> result.complete, sorted(result.spiking)                    # doctest: +SKIP
-        (True, [0, 3])
+        >>> import tempfile, os, numpy as np
+        >>> path = os.path.join(tempfile.mkdtemp(), "run_001")
+        >>> _ = Result(tvb_dataset([("Raw", [0.0], np.zeros((1, 1, 1, 1)), ["V"])], ["A"])).save(path)
+        >>> result = Result.load(path)
+        >>> result.complete, sorted(result.spiking)
+        (True, [])
         """
         directory = Path(path)
         tvb_file = directory / TVB_FILE
