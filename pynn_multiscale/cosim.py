@@ -20,8 +20,11 @@ spiking side before step 3, exactly as if it had been computed first.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import signal
+import threading
 import time as _time
 from dataclasses import asdict
 from typing import Callable, Sequence
@@ -42,6 +45,38 @@ _EPS = 1e-9
 
 #: The default synchronisation interval without spiking regions (ms).
 DEFAULT_INTERVAL_NO_SPIKING = 1.0
+
+
+class RunTerminated(KeyboardInterrupt):
+    """SIGTERM arrived during :meth:`CoSimulation.run`."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """Turn SIGTERM into :class:`RunTerminated` while the loop runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise RunTerminated("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _traits(obj) -> dict:
+    """A TVB object's type and numeric or text attributes, JSON-compatible."""
+    out = {"type": type(obj).__name__}
+    for name in getattr(type(obj), "declarative_attrs", ()):
+        value = getattr(obj, name, None)
+        if isinstance(value, (np.ndarray, int, float, str, bool, np.number)) and \
+                np.asarray(value).dtype.kind in "biufU":
+            out[name] = np.asarray(value).tolist()
+    return out
 
 
 def derive_seeds(seed: int | None, n_regions: int) -> dict:
@@ -105,6 +140,10 @@ class CoSimulation:
         without proxies).  On NEST a longer minimum delay means fewer
         communication rounds: 1.5 ms instead of 0.1 ms made W1's network
         1.6x faster here.
+    max_rate : float
+        A population whose mean rate over a window exceeds this (Hz) stops
+        the run with :class:`~pynn_multiscale.errors.NumericalError`: a
+        runaway network.  ``inf`` disables the check.
     progress : bool, optional
         Show a progress bar (it appears after 3 s).  Default: when stderr is
         a terminal.
@@ -118,7 +157,7 @@ class CoSimulation:
                  build_region: Callable | None = None, to_spiking=(), to_tvb=(),
                  sync_interval: float | None = None, seed: int | None = None,
                  spiking_timestep: float | None = None, min_delay: float | None = None,
-                 progress: bool | None = None):
+                 max_rate: float = 500.0, progress: bool | None = None):
         from tvb.simulator.simulator import Simulator
 
         # ---------------------------------------------------- validate inputs
@@ -173,6 +212,12 @@ class CoSimulation:
             raise ConfigurationError(bad_value(
                 "spiking_timestep", spiking_timestep, f"a divisor of TVB's dt ({dt} ms)",
                 f"use {dt} or {dt}/k for an integer k"))
+        if isinstance(max_rate, bool) or not isinstance(max_rate, (int, float)) \
+                or math.isnan(max_rate) or max_rate <= 0:
+            raise ConfigurationError(bad_value(
+                "max_rate", max_rate, "a positive rate in Hz (inf disables the check)",
+                "pass e.g. 500.0"))
+        self.max_rate = float(max_rate)
         self._seeds = derive_seeds(seed, len(regions))
         if self._seeds["tvb_noise"] is not None and hasattr(tvb.integrator, "noise"):
             tvb.integrator.noise.noise_seed = self._seeds["tvb_noise"]
@@ -214,6 +259,9 @@ class CoSimulation:
         self.dt, self.spiking_dt, self.n_sync = dt, float(spiking_dt), n_sync
         self.progress = progress
         self._closed = False
+        self._broken = None
+        self._writer = None
+        self._committed_time = 0.0
         self._monitor_buffers = [([], []) for _ in tvb.monitors]
         self._spikes = {}  # (region, population) -> list of (times, indices)
         self.regions = {}
@@ -222,6 +270,8 @@ class CoSimulation:
         self.min_delay = self._min_delay(min_delay)
         backend.setup(timestep=self.spiking_dt, min_delay=self.min_delay,
                       seed=self._seeds["spiking_kernel"])
+        self._build_region_name = None if build_region is None else \
+            f"{getattr(build_region, '__module__', '?')}.{getattr(build_region, '__qualname__', '?')}"
         try:
             self._build(build_region)
         except BaseException:
@@ -312,15 +362,39 @@ class CoSimulation:
                 f"use {max(1, n) * self.dt:g}"))
         return n
 
-    def run(self, duration: float) -> Result:
-        """Advance the co-simulation by ``duration`` ms and return all results so far.
+    def run(self, duration: float, out=None):
+        """Advance the co-simulation by ``duration`` ms.
 
-        The last window may be shorter than the synchronisation interval.
-        Calling ``run`` again continues from where the previous call stopped.
+        Parameters
+        ----------
+        duration : float
+            A whole number of TVB steps (ms).  The last window may be shorter
+            than the synchronisation interval.  Calling ``run`` again
+            continues from where the previous call stopped.
+        out : str or Path, optional
+            Stream the results to this directory while running: TVB output
+            is appended every :attr:`flush_windows` windows and spikes are
+            rewritten at most every :attr:`flush_spikes_s` seconds, so memory
+            stays bounded.  If the run stops early (an exception, Ctrl-C,
+            SIGTERM), everything up to the last completed window is written,
+            marked incomplete with the reason, and the exception propagates.
+
+        Returns
+        -------
+        Result or pathlib.Path
+            All results so far; with ``out``, the directory to open with
+            :meth:`Result.load` instead (loading them all would defeat the
+            bounded memory).
         """
         if self._closed:
             raise ConfigurationError("run() on a closed CoSimulation. Fix: create a new one.")
+        if self._broken:
+            raise ConfigurationError(
+                f"run() after an interrupted run ({self._broken}): the simulators may have "
+                "stopped mid-window. Fix: create a new CoSimulation; the results up to the "
+                "interruption are in the directory given as out.")
         n_total = self._check_duration(duration)
+        writer = self._open_writer(out)
         if not getattr(self, "_started", False):
             self.backend.start()
             self._started = True
@@ -328,15 +402,78 @@ class CoSimulation:
         if n_total % self.n_sync:
             windows.append(n_total % self.n_sync)
         bar = self._progress_bar(len(windows))
+        last_spike_flush = _time.monotonic()
         try:
-            for n_steps in windows:
-                self._window(n_steps)
-                if bar is not None:
-                    bar.update(1)
+            with _sigterm_raises():
+                for done, n_steps in enumerate(windows, 1):
+                    self._window(n_steps)
+                    if bar is not None:
+                        bar.update(1)
+                    if writer is not None and done % self.flush_windows == 0:
+                        spikes_due = _time.monotonic() - last_spike_flush > self.flush_spikes_s
+                        self._flush(writer, spikes=spikes_due)
+                        if spikes_due:
+                            last_spike_flush = _time.monotonic()
+        except BaseException as exc:
+            self._broken = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            if writer is not None:
+                self._flush(writer, spikes=True)
+                writer.mark(False, f"{self._broken} (stopped at t = {self._committed_time:g} ms)")
+            raise
         finally:
             if bar is not None:
                 bar.close()
+        if writer is not None:
+            self._flush(writer, spikes=True)
+            writer.mark(True, None)
+            return writer.path
         return self.result()
+
+    #: With ``run(out=...)``: append TVB output every this many windows ...
+    flush_windows = 200
+    #: ... and rewrite the spike files at most every this many seconds.
+    flush_spikes_s = 30.0
+
+    def _open_writer(self, out):
+        from .results import ResultIOError
+        from .store import ResultWriter
+
+        if out is None:
+            if self._writer is not None:
+                raise ConfigurationError(bad_value(
+                    "out", None, f"the directory of the previous run() calls ({self._writer.path})",
+                    "pass the same out to every run() of a co-simulation"))
+            return None
+        if self._writer is not None:
+            if os.path.abspath(out) != os.path.abspath(self._writer.path):
+                raise ConfigurationError(bad_value(
+                    "out", str(out), f"the directory of the previous run() calls ({self._writer.path})",
+                    "pass the same out to every run() of a co-simulation"))
+            return self._writer
+        if self._monitor_buffers and any(buf[0] for buf in self._monitor_buffers):
+            raise ConfigurationError(bad_value(
+                "out", str(out), "out from the first run() on (earlier results are in memory)",
+                "pass out to the first run() call"))
+        monitors = [(type(m).__name__, self._monitor_variables(m)) for m in self.tvb.monitors]
+        try:
+            self._writer = ResultWriter(out, monitors, self.engine.region_labels,
+                                        self.tvb.model.number_of_modes, self.metadata())
+        except ResultIOError as exc:
+            raise ConfigurationError(bad_value(
+                "out", str(out), "a directory that can be created and written",
+                "pass a writable path, e.g. under your home or the working directory")
+                + f" ({exc})") from exc
+        except TypeError as exc:
+            raise ConfigurationTypeError(bad_value(
+                "out", out, "a str or pathlib.Path", "pass the directory as a string")) from exc
+        return self._writer
+
+    def _flush(self, writer, spikes):
+        """Write what the completed windows produced; keep nothing of TVB's in memory."""
+        writer.metadata = self.metadata()
+        writer.append_tvb(self._take_monitor_samples())
+        if spikes and self.regions:
+            writer.write_spiking(self._spiking_blocks())
 
     def _progress_bar(self, total):
         show = self.progress if self.progress is not None else os.isatty(2)
@@ -352,6 +489,7 @@ class CoSimulation:
         proxy_inds = engine.proxy_inds
         # 1.-2. TVB integrates; the coupling it used is what spiking regions receive.
         window = engine.integrate(n_steps)
+        self._check_tvb_states(window, t0)
         for p, handles in zip(self.to_spiking, self._rate_handles):
             c = engine.cvar_names.index(p.tvb_variable)
             rates = p.weight * window.coupling[:, c, proxy_inds, 0]
@@ -361,11 +499,12 @@ class CoSimulation:
         # 3. The spiking side advances.
         backend.advance(t0 + n_steps * self.dt)
         # 4. Spiking -> TVB.
-        window_spikes = {}
+        window_spikes, new_spikes = {}, {}
         for key, handle in self._counters.items():
             times, index = backend.window_spikes(handle)
-            self._spikes[key].append((times, index))
+            new_spikes[key] = (times, index)
             window_spikes[key] = times
+        self._check_runaway(window_spikes, t0, n_steps)
         inputs = {}
         for p in self.to_tvb:
             values = np.empty((n_steps, len(self.spiking_regions)))
@@ -383,10 +522,15 @@ class CoSimulation:
         proxy_states = self._proxy_states(window, inputs)
         # 5.-8. History, coupling, non-state variables, monitors.
         samples = engine.commit(window, proxy_states)
+        # The window is complete: keep its outputs (results written after an
+        # interruption stop at the last time set here).
+        for key, chunk in new_spikes.items():
+            self._spikes[key].append(chunk)
         for buf, smp in zip(self._monitor_buffers, samples):
             for t, data in smp:
                 buf[0].append(t)
                 buf[1].append(data)
+        self._committed_time = engine.time
 
     def _proxy_states(self, window, inputs):
         if not self.spiking_regions:
@@ -399,6 +543,33 @@ class CoSimulation:
         for name, values in inputs.items():
             states[:, self.engine.state_variables.index(name), :, :] = values[:, :, None]
         return states
+
+    def _check_tvb_states(self, window, t0):
+        bad = ~np.isfinite(window.states)
+        if bad.any():
+            step, var, region, _ = np.argwhere(bad)[0]
+            label = self.engine.region_labels[region]
+            raise NumericalError(
+                f"TVB state {self.engine.state_variables[var]} of region {region} ({label}) is "
+                f"{window.states[step, var, region, 0]} at t = {t0 + (step + 1) * self.dt:g} ms. "
+                "Likely cause: the integration diverged (a too large dt, coupling G or noise, or "
+                "a NaN in the initial conditions or parameters).")
+
+    def _check_runaway(self, window_spikes, t0, n_steps):
+        if not math.isfinite(self.max_rate):
+            return
+        span = n_steps * self.dt
+        for (slot, name), times in window_spikes.items():
+            idx = self.spiking_regions[slot]
+            size = self.regions[idx].populations[name].size
+            rate = 1000.0 * len(times) / (size * span)
+            if rate > self.max_rate:
+                raise NumericalError(
+                    f"population {name} of region {idx} ({self.engine.region_labels[idx]}) fired "
+                    f"at {rate:.1f} Hz between t = {t0:g} and {t0 + span:g} ms, above "
+                    f"max_rate={self.max_rate:g} Hz. Likely cause: runaway excitation (too strong "
+                    "excitatory or input weights, too weak inhibition); raise max_rate if the "
+                    "rate is intended.")
 
     def _check_values(self, values, direction, variable, t0, require_nonneg=False):
         bad = ~np.isfinite(values)
@@ -417,25 +588,47 @@ class CoSimulation:
     # -------------------------------------------------------------- results
     def result(self, complete: bool = True, reason: str | None = None) -> Result:
         """The results recorded so far, as a :class:`~pynn_multiscale.results.Result`."""
+        if self._writer is not None:
+            raise ConfigurationError(
+                f"the results were streamed to {self._writer.path}. Fix: open them with "
+                f"pynn_multiscale.Result.load({str(self._writer.path)!r}).")
+        buffers = [(list(t), list(d)) for t, d in self._monitor_buffers]
+        samples = self._take_monitor_samples(keep=True)
+        self._monitor_buffers = buffers
+        monitors = [(type(mon).__name__, times, data, self._monitor_variables(mon))
+                    for mon, (times, data) in zip(self.tvb.monitors, samples)]
+        dataset = tvb_dataset(monitors, self.engine.region_labels)
+        return Result(dataset, self._spiking_blocks(), self.metadata(), complete=complete,
+                      reason=reason)
+
+    def _monitor_variables(self, monitor):
+        return [self.engine.state_variables[i] for i in np.asarray(monitor.voi)]
+
+    def _take_monitor_samples(self, keep=False):
+        """Each monitor's buffered samples as (co-simulation times, data); empties the buffers."""
         engine = self.engine
-        monitors = []
         offset = engine.step0 * engine.dt
+        out = []
         for mon, (times, data) in zip(self.tvb.monitors, self._monitor_buffers):
-            voi = [engine.state_variables[i] for i in np.asarray(mon.voi)]
-            arr = np.array(data) if data else np.empty((0, len(voi), engine.n_regions, 1))
+            n_var = len(self._monitor_variables(mon))
+            arr = np.array(data) if data else np.empty((0, n_var, engine.n_regions,
+                                                        self.tvb.model.number_of_modes))
             times = np.array(times, dtype=float)
             if offset:
                 times = np.round(times - offset, 9)
-            monitors.append((type(mon).__name__, times, arr, voi))
-        dataset = tvb_dataset(monitors, engine.region_labels)
-        blocks = {idx: self._spiking_block(slot, idx) for slot, idx in enumerate(self.spiking_regions)
-                  if self.regions}
-        return Result(dataset, blocks, self.metadata(), complete=complete, reason=reason)
+            out.append((times, arr))
+        if not keep:
+            self._monitor_buffers = [([], []) for _ in self.tvb.monitors]
+        return out
+
+    def _spiking_blocks(self):
+        return {idx: self._spiking_block(slot, idx) for slot, idx in enumerate(self.spiking_regions)
+                if self.regions}
 
     def _spiking_block(self, slot, idx):
         import neo
         label = self.engine.region_labels[idx]
-        t_stop = self.engine.time
+        t_stop = self._committed_time
         block = neo.Block(name=f"region {idx} ({label})", region=idx, region_label=label,
                           simulator=self.backend.name)
         segment = neo.Segment(name="co-simulation")
@@ -470,10 +663,8 @@ class CoSimulation:
     def metadata(self) -> dict:
         """Everything needed to know how the run was made (JSON-compatible)."""
         model = self.tvb.model
-        params = {}
-        for name in getattr(model, "parameter_names", []) or []:
-            value = np.asarray(getattr(model, name))
-            params[name] = value.tolist()
+        params = _traits(model)
+        params.pop("type")
         return {
             "simulator": self.backend.name,
             "simulator_version": self.backend.version(),
@@ -481,14 +672,29 @@ class CoSimulation:
             "tvb_dt_ms": self.dt,
             "spiking_dt_ms": self.spiking_dt,
             "sync_interval_ms": self.n_sync * self.dt,
-            "duration_ms": self.engine.time,
+            "duration_ms": self._committed_time,
             "spiking_regions": list(self.spiking_regions),
             "region_labels": [self.engine.region_labels[i] for i in self.spiking_regions],
             "tvb_model": type(model).__name__,
             "tvb_model_parameters": params,
+            "min_delay_ms": self.min_delay,
+            "max_rate_hz": self.max_rate if math.isfinite(self.max_rate) else None,
+            "build_region": self._build_region_name,
+            "tvb": self._tvb_description(),
             "to_spiking": [dict(kind=type(p).__name__, **asdict(p)) for p in self.to_spiking],
             "to_tvb": [dict(kind=type(p).__name__, **asdict(p)) for p in self.to_tvb],
         }
+
+    def _tvb_description(self) -> dict:
+        """Coupling, integrator and noise of the TVB simulator (JSON-compatible)."""
+        tvb = self.tvb
+
+        description = {"n_regions": self.engine.n_regions, "coupling": _traits(tvb.coupling),
+                       "integrator": _traits(tvb.integrator),
+                       "monitors": [_traits(m) for m in tvb.monitors]}
+        if hasattr(tvb.integrator, "noise"):
+            description["noise"] = _traits(tvb.integrator.noise)
+        return description
 
     # ------------------------------------------------------------ lifecycle
     def close(self):

@@ -43,6 +43,8 @@ import quantities as pq
 import xarray as xr
 from neo.io import NixIO, PickleIO
 
+from .errors import PynnMultiscaleError
+
 __all__ = ["FORMAT_VERSION", "Result", "ResultIOError", "tvb_dataset"]
 
 FORMAT_VERSION = 1
@@ -66,7 +68,7 @@ _NIX_ARRAY_DTYPES = ("<i8", "<f8", "|b1")  # array-annotation dtypes NIX keeps
 _JSON_SCALARS = (bool, int, float, str, np.bool_, np.integer, np.floating)
 
 
-class ResultIOError(OSError):
+class ResultIOError(PynnMultiscaleError, OSError):
     """A :class:`Result` could not be written to, or read from, a directory."""
 
 
