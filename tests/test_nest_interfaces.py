@@ -14,6 +14,8 @@ from pynn_multiscale.backends.replay import ReplayBackend
 from tvb_helpers import held_rate_simulator
 
 DT = 0.1
+# Every co-simulation here passes max_rate=np.inf: parrots and spike sources fire at
+# intended rates far above the runaway guard.
 
 
 def parrots(sim, n, label):
@@ -42,7 +44,7 @@ def test_rate_proxy_delivers_rate_times_weight(rate):
     def build(sim, idx, label, rng):
         return pm.SpikingRegion({"E": parrots(sim, N_PARROTS, label)})
 
-    with pm.CoSimulation(tvb, sim, spiking_regions=[1], build_region=build,
+    with pm.CoSimulation(tvb, sim, max_rate=np.inf, spiking_regions=[1], build_region=build,
                          to_spiking=[pm.proxies.RateToPoisson("R", "E", weight=WEIGHT,
                                                               synapse_weight=0.001)],
                          to_tvb=[pm.proxies.SpikeRate("E", "Rin")], seed=1) as cosim:
@@ -86,7 +88,7 @@ def test_spike_rate_is_exact_per_tvb_step(min_delay, flush_events, monkeypatch):
         cells = sim.SpikeSourceArray(spike_times=[sim.Sequence(t) for t in trains])
         return pm.SpikingRegion({"E": sim.Population(n, cells, label=label)})
 
-    with pm.CoSimulation(tvb, sim, spiking_regions=[1], build_region=build,
+    with pm.CoSimulation(tvb, sim, max_rate=np.inf, spiking_regions=[1], build_region=build,
                          to_tvb=[pm.proxies.SpikeRate("E", "Rin")], min_delay=min_delay) as cosim:
         result = cosim.run(duration)
     received = result.tvb["Raw"].sel(Raw_variable="Rin", region="r1").values[:, 0]
@@ -130,7 +132,7 @@ def test_step_arrives_after_the_connectome_delay(delay, synapse_delay):
             pop = parrots(sim, 100, label)
         return pm.SpikingRegion({"E": pop})
 
-    with pm.CoSimulation(tvb, sim, spiking_regions=[0, 1], build_region=build,
+    with pm.CoSimulation(tvb, sim, max_rate=np.inf, spiking_regions=[0, 1], build_region=build,
                          to_spiking=[pm.proxies.RateToPoisson("R", "E", weight=1.0,
                                                               synapse_weight=0.001,
                                                               delay=synapse_delay)],
@@ -180,7 +182,7 @@ def test_recorded_membrane_potential_is_in_the_result(tmp_path):
         pop.record(["v", "spikes"])
         return pm.SpikingRegion({"E": pop})
 
-    with pm.CoSimulation(tvb, sim, spiking_regions=[1], build_region=build,
+    with pm.CoSimulation(tvb, sim, max_rate=np.inf, spiking_regions=[1], build_region=build,
                          to_tvb=[pm.proxies.SpikeRate("E", "Rin")], min_delay=1.0) as cosim:
         result = cosim.run(20.0)
     (v,) = result.spiking[1].segments[0].analogsignals
