@@ -124,3 +124,17 @@ def test_builder_returning_something_else():
                         build_region=lambda sim, i, label, rng: {"E": None},
                         to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")])
     assert_message(excinfo, "build_region", "region 31", "dict", "SpikingRegion")
+
+
+@pytest.mark.parametrize("kwargs, name", [({"G": -1.0}, "G"), ({"lamda": 1.5}, "lamda"),
+                                          ({"nsig": float("nan")}, "nsig"), ({"dt": 0.0}, "dt")])
+def test_use_case_simulator_checks_its_parameters(kwargs, name):
+    with pytest.raises(pm.ConfigurationError) as excinfo:
+        rww.tvb_simulator(**kwargs)
+    assert_message(excinfo, f"{name}=")
+
+
+def test_use_case_builder_checks_its_parameters():
+    with pytest.raises(pm.ConfigurationError) as excinfo:
+        rww.build_spiking_region(sim, 0, "x", None, params={"w_EE": 0.1})
+    assert_message(excinfo, "params", "w_EE", "w_ee")

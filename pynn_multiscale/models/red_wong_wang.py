@@ -15,11 +15,14 @@ Every number chosen here is listed, with its source, in ``docs/use_case.md``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.signal import lfilter
 from tvb.basic.neotraits.api import Final, List, NArray, Range
 from tvb.simulator.models.wong_wang_exc_inh import ReducedWongWangExcInh
 
+from ..errors import ConfigurationError, bad_value
 from ..region import SpikingRegion
 
 # --------------------------------------------------------------------- TVB side
@@ -170,6 +173,14 @@ G_DEFAULT = 1.0
 NSIG_DEFAULT = 5e-5
 
 
+def _check_range(name, value, lo, hi, strict_lo=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+            or not math.isfinite(value) or value < lo or value > hi or (strict_lo and value <= lo):
+        span = f"{'>' if strict_lo else '>='} {lo:g}" + (f" and <= {hi:g}" if math.isfinite(hi) else "")
+        raise ConfigurationError(bad_value(name, value, f"a finite number {span}",
+                                           f"pass a value in that range"))
+
+
 def constant_history(values, conn, dt):
     """Initial conditions holding ``values`` (one per state variable) in every region.
 
@@ -209,6 +220,10 @@ def tvb_simulator(connectivity="connectivity_68", G=G_DEFAULT, lamda=0.0, nsig=N
         Low-pass time constant (ms) on the rates from spiking regions.
     """
     # not tvb.simulator.lab: importing it reconfigures logging as a side effect
+    for name, value, lo, hi in (("G", G, 0.0, math.inf), ("lamda", lamda, 0.0, 1.0),
+                                ("nsig", nsig, 0.0, math.inf), ("dt", dt, 0.0, math.inf),
+                                ("speed", speed, 0.0, math.inf), ("tau_rin", tau_rin, 0.0, math.inf)):
+        _check_range(name, value, lo, hi, strict_lo=name in ("dt", "speed"))
     from tvb.datatypes import connectivity as tvb_connectivity
     from tvb.simulator import coupling, integrators, noise, simulator
     from tvb.simulator import monitors as tvb_monitors
@@ -275,6 +290,14 @@ def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params
     SpikingRegion
         Populations ``"E"`` and ``"I"`` and the projections among them.
     """
+    for name, value in (("n_e", n_e), ("n_i", n_i)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigurationError(bad_value(name, value, "a positive number of neurons",
+                                               f"pass e.g. {name}={N_E if name == 'n_e' else N_I}"))
+    unknown = set(params or {}) - set(NETWORK_PARAMS)
+    if unknown:
+        raise ConfigurationError(bad_value("params", sorted(unknown), f"keys of NETWORK_PARAMS: "
+                                           f"{sorted(NETWORK_PARAMS)}", "fix the spelling"))
     p = dict(NETWORK_PARAMS, **(params or {}))
     cell = sim.IF_cond_alpha(**CELL_PARAMS)
     pops = {"E": sim.Population(n_e, cell, label=f"{label}_E"),
