@@ -181,7 +181,8 @@ class NestBackend:
             index = senders - handle["first_id"]
         else:
             index = np.searchsorted(handle["ids"], senders)
-        return times[start:], index
+        # copies: a view would keep every event read so far alive, once per window
+        return times[start:].copy(), index
 
 
     def recorded_signals(self, population) -> list:
