@@ -168,7 +168,8 @@ class CoSimulation:
                 "build one with tvb.simulator.simulator.Simulator(...) or "
                 "pynn_multiscale.models.red_wong_wang.tvb_simulator()"))
         regions = validate_region_indices(spiking_regions, tvb.connectivity.weights.shape[0])
-        to_spiking = self._check_proxy_list("to_spiking", to_spiking, (_proxies.RateToPoisson,))
+        to_spiking = self._check_proxy_list("to_spiking", to_spiking, (
+            _proxies.RateToPoisson, _proxies.CurrentFromCoupling, _proxies.OffsetFromCoupling))
         to_tvb = self._check_proxy_list("to_tvb", to_tvb, (_proxies.SpikeRate, _proxies.Replay))
         for name, plist in (("to_spiking", to_spiking), ("to_tvb", to_tvb)):
             for p in plist:
@@ -281,7 +282,8 @@ class CoSimulation:
 
     # ---------------------------------------------------------------- build
     def _min_delay(self, min_delay):
-        delays = [self.spiking_dt if p.delay is None else p.delay for p in self.to_spiking]
+        delays = [self.spiking_dt if p.delay is None else p.delay for p in self.to_spiking
+                  if p.capability == "poisson_rate"]
         if min_delay is None:
             return min(delays) if delays else self.spiking_dt
         if isinstance(min_delay, bool) or not isinstance(min_delay, (int, float)) \
@@ -316,12 +318,18 @@ class CoSimulation:
         if backend.sim is not None:
             self._build_regions(build_region, labels)
         for p in self.to_spiking:
-            delay = self.spiking_dt if p.delay is None else p.delay
-            self._rate_handles.append([
-                backend.add_rate_source(self.regions[idx].populations[p.population]
-                                        if self.regions else None,
-                                        p.synapse_weight, delay, p.receptor_type)
-                for idx in self.spiking_regions])
+            handles = []
+            for idx in self.spiking_regions:
+                pop = self.regions[idx].populations[p.population] if self.regions else None
+                if p.capability == "poisson_rate":
+                    delay = self.spiking_dt if p.delay is None else p.delay
+                    handles.append(backend.add_rate_source(pop, p.synapse_weight, delay,
+                                                           p.receptor_type))
+                elif p.capability == "step_current":
+                    handles.append(backend.add_current_source(pop))
+                else:
+                    handles.append(backend.add_offset(pop))
+            self._rate_handles.append(handles)
         if "spike_counts" in backend.capabilities:
             for slot, idx in enumerate(self.spiking_regions):
                 for name, pop in self.regions[idx].populations.items():
@@ -492,10 +500,16 @@ class CoSimulation:
         self._check_tvb_states(window, t0)
         for p, handles in zip(self.to_spiking, self._rate_handles):
             c = engine.cvar_names.index(p.tvb_variable)
-            rates = p.weight * window.coupling[:, c, proxy_inds, 0]
-            self._check_values(rates, "to_spiking", p.tvb_variable, t0, require_nonneg=True)
+            values = p.weight * window.coupling[:, c, proxy_inds, 0]
+            self._check_values(values, "to_spiking", p.tvb_variable, t0,
+                               require_nonneg=p.capability == "poisson_rate")
             for slot, handle in enumerate(handles):
-                backend.set_rates(handle, t0, self.dt, rates[:, slot])
+                if p.capability == "poisson_rate":
+                    backend.set_rates(handle, t0, self.dt, values[:, slot])
+                elif p.capability == "step_current":
+                    backend.set_currents(handle, t0, self.dt, values[:, slot])
+                else:
+                    backend.set_offset(handle, values[:, slot].mean())
         # 3. The spiking side advances.
         backend.advance(t0 + n_steps * self.dt)
         # 4. Spiking -> TVB.

@@ -136,3 +136,25 @@ def test_feedforward_inhibition_raises_the_inhibitory_rate(w1):
     i0, se0, _ = rate_and_se(w1, REGIONS, "I")
     i1, se1, _ = rate_and_se(w1_ffi, REGIONS, "I")
     assert i1 - i0 > 3 * np.sqrt(se0**2 + se1**2), (i0, i1, se0, se1)
+
+
+@pytest.mark.parametrize("kind", ["CurrentFromCoupling", "OffsetFromCoupling"])
+def test_current_proxies_with_the_derived_scale_keep_physiological_rates(kind):
+    """The seed's current and I_e couplings, scaled by rww.current_scale().
+
+    Physiological range: E in [0.5, 10] Hz and I in [0.5, 30] Hz, the
+    spontaneous rates of cortical excitatory cells and fast-spiking
+    interneurons in asynchronous-irregular networks (e.g. Brunel 2000 J
+    Comput Neurosci 8:183; Deco et al. 2014's 3 Hz for E).  The scale gives
+    the node's cells the same fraction of their rheobase as TVB's mean field
+    gets from the coupling, so they must stay there.
+    """
+    proxy = getattr(pm.proxies, kind)("S_e", "E", weight=rww.current_scale(G=rww.G_DEFAULT))
+    tvb = rww.tvb_simulator()
+    with pm.CoSimulation(tvb, sim, spiking_regions=REGIONS, build_region=rww.build_spiking_region,
+                         to_spiking=[proxy], to_tvb=rww.default_to_tvb(), seed=1) as cosim:
+        result = cosim.run(DURATION)
+    for region in REGIONS:
+        e = rate_and_se(result, region, "E")[0]
+        i = rate_and_se(result, region, "I")[0]
+        assert 0.5 <= e <= 10.0 and 0.5 <= i <= 30.0, (region, e, i)

@@ -44,7 +44,8 @@ class NestBackend:
     """The NEST backend (see the module docstring)."""
 
     name = "nest"
-    capabilities = frozenset({"poisson_rate", "spike_counts", "analog_signals"})
+    capabilities = frozenset({"poisson_rate", "step_current", "offset_current", "spike_counts",
+                              "analog_signals"})
 
     #: Recorder size (events) at which recorders are cleared between windows.
     flush_events = 20000
@@ -156,6 +157,33 @@ class NestBackend:
         gen = handle["generators"][handle["turn"]]
         self._set_status(gen, {"rate_times": np.round(times, 10), "rate_values": values})
         handle["turn"] = 1 - handle["turn"]
+
+    def add_current_source(self, population):
+        """Two ``step_current_generator``s taking turns, as the Poisson generators do."""
+        nest = self.nest
+        generators = nest.Create("step_current_generator", 2, params={"allow_offgrid_times": False})
+        nest.Connect(generators, population.node_collection, "all_to_all",
+                     syn_spec={"delay": max(nest.min_delay, nest.resolution)})
+        return {"generators": generators, "turn": 0}
+
+    def set_currents(self, handle, t0, dt, amplitudes):
+        """Amplitudes in nA (PyNN), one per TVB step; NEST takes pA."""
+        amplitudes = np.asarray(amplitudes, dtype=float)
+        n = amplitudes.size
+        times = t0 + dt * np.arange(1, n + 2)
+        values = np.empty(n + 1)
+        values[:n] = 1000.0 * amplitudes
+        values[n] = 0.0
+        gen = handle["generators"][handle["turn"]]
+        self._set_status(gen, {"amplitude_times": np.round(times, 10), "amplitude_values": values})
+        handle["turn"] = 1 - handle["turn"]
+
+    def add_offset(self, population):
+        return {"nodes": population.node_collection}
+
+    def set_offset(self, handle, value):
+        """PyNN's ``i_offset`` (nA) is NEST's ``I_e`` (pA)."""
+        self._set_status(handle["nodes"], {"I_e": 1000.0 * float(value)})
 
     def add_spike_counter(self, population):
         nest = self.nest

@@ -351,6 +351,32 @@ def default_to_spiking(G=G_DEFAULT, lamda=0.0, n_e=N_E, params=None):
     return proxies
 
 
+def current_scale(G=G_DEFAULT, params=None):
+    """nA of offset current per unit of TVB's ``S_e`` coupling, for the seed's current proxies.
+
+    In reduced Wong-Wang, the coupling enters a node as the current
+    ``G * J_N * c`` (nA), with ``c = sum_j w_ij S_e_j(t - d_ij)``.  The model's
+    transfer function starts firing at ``x_th = b_e / a_e`` = 0.403 nA; an
+    ``IF_cond_alpha`` cell of this node at ``I_rh = g_L (v_thresh - v_rest)``
+    = (0.25 nF / 15 ms) * 15 mV = 0.25 nA.  Scaling by ``I_rh / x_th`` (0.62)
+    gives a spiking neuron the same fraction of its threshold current as the
+    mean field receives::
+
+        weight = (I_rh / x_th) * G * J_N       # nA per unit of coupling
+
+    Examples
+    --------
+    >>> round(current_scale(G=1.0), 4)
+    0.093
+    """
+    cell = dict(CELL_PARAMS, **(params or {}))
+    g_l = cell["cm"] / cell["tau_m"]  # uS
+    i_rh = g_l * (cell["v_thresh"] - cell["v_rest"])  # nA
+    defaults = ReducedWongWangExcInh()
+    x_th = float(defaults.b_e[0] / defaults.a_e[0])
+    return i_rh / x_th * float(G) * float(defaults.J_N[0])
+
+
 def default_to_tvb():
     """The seed's spiking -> TVB interface: E and I rates into ``Rin_e``, ``Rin_i``."""
     from ..proxies import SpikeRate

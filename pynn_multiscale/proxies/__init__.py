@@ -6,7 +6,7 @@ proxy is a small frozen dataclass: which TVB variable, which population, which
 weight, which transform.  Backends implement the mechanics.
 """
 
-from .to_spiking import RateToPoisson
+from .to_spiking import CurrentFromCoupling, OffsetFromCoupling, RateToPoisson
 from .to_tvb import Replay, SpikeRate
 
-__all__ = ["RateToPoisson", "SpikeRate", "Replay"]
+__all__ = ["RateToPoisson", "CurrentFromCoupling", "OffsetFromCoupling", "SpikeRate", "Replay"]

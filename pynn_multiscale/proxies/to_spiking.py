@@ -61,3 +61,51 @@ class RateToPoisson:
 
     #: What the backend must be able to do.
     capability = "poisson_rate"
+
+
+@dataclass(frozen=True)
+class _CouplingToCurrent:
+    tvb_variable: str
+    population: str
+    weight: float = 1.0
+
+    def __post_init__(self):
+        name = type(self).__name__
+        check_name(name, "tvb_variable", self.tvb_variable)
+        check_name(name, "population", self.population)
+        object.__setattr__(self, "weight", check_weight(name, "weight", self.weight))
+
+
+@dataclass(frozen=True)
+class CurrentFromCoupling(_CouplingToCurrent):
+    """TVB's coupling injected as a current into every neuron (the seed's "dc generator").
+
+    Every neuron of ``population`` receives ``weight * c(t)`` nA, where
+    ``c(t)`` is TVB's coupling on ``tvb_variable`` for the region, piecewise
+    constant over each TVB step.  A PyNN ``StepCurrentSource``-like source;
+    a window's amplitudes are set in one call.  Like the Poisson proxy, the
+    amplitude of TVB step n starts one spiking step after the step begins.
+
+    Parameters
+    ----------
+    tvb_variable : str
+        A coupling variable of the TVB model (e.g. ``"S_e"``).
+    population : str
+    weight : float
+        nA per unit of coupling.  For reduced Wong-Wang,
+        :func:`pynn_multiscale.models.red_wong_wang.current_scale` derives it.
+    """
+
+    capability = "step_current"
+
+
+@dataclass(frozen=True)
+class OffsetFromCoupling(_CouplingToCurrent):
+    """TVB's coupling sets the offset current of every neuron (the seed's ``I_e`` update).
+
+    PyNN's ``i_offset`` (nA) of every neuron of ``population`` is set, once
+    per window, to ``weight`` times the coupling on ``tvb_variable`` averaged
+    over the window's TVB steps (a parameter cannot change inside a window).
+    """
+
+    capability = "offset_current"
