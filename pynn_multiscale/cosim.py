@@ -34,6 +34,7 @@ import numpy as np
 from . import proxies as _proxies
 from .backends import get_backend
 from .backends.base import counts_per_step
+from .proxies.to_tvb import smooth
 from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError,
                      NumericalError, bad_value)
 from .region import check_built_region
@@ -66,6 +67,15 @@ def _sigterm_raises():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _describe(proxy) -> dict:
+    """A proxy's kind and fields, JSON-compatible (other objects by their repr)."""
+    out = {"kind": type(proxy).__name__}
+    for key, value in asdict(proxy).items():
+        out[key] = value if value is None or isinstance(value, (bool, int, float, str)) \
+            else repr(value)
+    return out
 
 
 def _traits(obj) -> dict:
@@ -170,7 +180,8 @@ class CoSimulation:
         regions = validate_region_indices(spiking_regions, tvb.connectivity.weights.shape[0])
         to_spiking = self._check_proxy_list("to_spiking", to_spiking, (
             _proxies.RateToPoisson, _proxies.CurrentFromCoupling, _proxies.OffsetFromCoupling))
-        to_tvb = self._check_proxy_list("to_tvb", to_tvb, (_proxies.SpikeRate, _proxies.Replay))
+        to_tvb = self._check_proxy_list("to_tvb", to_tvb, (
+            _proxies.SpikeRate, _proxies.InstantaneousRate, _proxies.MeanState, _proxies.Replay))
         for name, plist in (("to_spiking", to_spiking), ("to_tvb", to_tvb)):
             for p in plist:
                 if p.capability not in backend.capabilities:
@@ -330,11 +341,27 @@ class CoSimulation:
                 else:
                     handles.append(backend.add_offset(pop))
             self._rate_handles.append(handles)
+        self._smoothed = [np.array([self._initial_value(p, idx) for idx in self.spiking_regions])
+                          for p in self.to_tvb]
+        self._taps, self._count_history, self._state_readers = {}, {}, {}
+        for i, p in enumerate(self.to_tvb):
+            for slot, idx in enumerate(self.spiking_regions):
+                if isinstance(p, _proxies.InstantaneousRate):
+                    self._taps[i] = p.taps(self.dt)
+                    self._count_history[(i, slot)] = np.zeros(self._taps[i].size - 1)
+                elif isinstance(p, _proxies.MeanState):
+                    self._state_readers[(i, slot)] = backend.add_state_reader(
+                        self.regions[idx].populations[p.population], p.variable)
         if "spike_counts" in backend.capabilities:
             for slot, idx in enumerate(self.spiking_regions):
                 for name, pop in self.regions[idx].populations.items():
                     self._counters[(slot, name)] = backend.add_spike_counter(pop)
                     self._spikes[(slot, name)] = []
+
+    def _initial_value(self, proxy, idx):
+        """A smoothed to_tvb value starts from the TVB state it replaces."""
+        var = self.engine.state_variables.index(proxy.tvb_variable)
+        return float(self.tvb.current_state[var, idx, 0])
 
     def _build_regions(self, build_region, labels):
         from pyNN.random import NumpyRNG
@@ -520,17 +547,14 @@ class CoSimulation:
             window_spikes[key] = times
         self._check_runaway(window_spikes, t0, n_steps)
         inputs = {}
-        for p in self.to_tvb:
+        for i, p in enumerate(self.to_tvb):
             values = np.empty((n_steps, len(self.spiking_regions)))
             for slot, idx in enumerate(self.spiking_regions):
-                if isinstance(p, _proxies.Replay):
-                    values[:, slot] = backend.replay(p.tvb_variable, slot,
-                                                    window.first_step - engine.step0, n_steps)
-                else:
-                    counts = counts_per_step(window_spikes[(slot, p.population)], t0, self.dt,
-                                             n_steps)
-                    size = self.regions[idx].populations[p.population].size
-                    values[:, slot] = p.rate(counts, self.dt, size)
+                values[:, slot] = self._to_tvb_values(i, p, slot, idx, window, window_spikes,
+                                                      t0, n_steps)
+            if p.tau > 0:
+                values = smooth(values, self._smoothed[i], p.tau, self.dt)
+                self._smoothed[i] = values[-1].copy()
             self._check_values(values, "to_tvb", p.tvb_variable, t0)
             inputs[p.tvb_variable] = values
         proxy_states = self._proxy_states(window, inputs)
@@ -545,6 +569,25 @@ class CoSimulation:
                 buf[0].append(t)
                 buf[1].append(data)
         self._committed_time = engine.time
+
+    def _to_tvb_values(self, i, p, slot, idx, window, window_spikes, t0, n_steps):
+        """One to_tvb proxy's values for one region over the window."""
+        if isinstance(p, _proxies.Replay):
+            return self.backend.replay(p.tvb_variable, slot, window.first_step - self.engine.step0,
+                                       n_steps)
+        if isinstance(p, _proxies.MeanState):
+            return self.backend.read_state_mean(self._state_readers[(i, slot)])
+        counts = counts_per_step(window_spikes[(slot, p.population)], t0, self.dt, n_steps)
+        size = self.regions[idx].populations[p.population].size
+        if isinstance(p, _proxies.SpikeRate):
+            return p.rate(counts, self.dt, size)
+        # InstantaneousRate: the kernel's causal convolution, carried across windows
+        taps = self._taps[i]
+        history = self._count_history[(i, slot)]
+        extended = np.concatenate([history, counts])
+        rate = np.convolve(extended, taps)[history.size:history.size + n_steps]
+        self._count_history[(i, slot)] = extended[extended.size - history.size:]
+        return np.clip(rate, 0.0, None) / size
 
     def _proxy_states(self, window, inputs):
         if not self.spiking_regions:
@@ -695,8 +738,8 @@ class CoSimulation:
             "max_rate_hz": self.max_rate if math.isfinite(self.max_rate) else None,
             "build_region": self._build_region_name,
             "tvb": self._tvb_description(),
-            "to_spiking": [dict(kind=type(p).__name__, **asdict(p)) for p in self.to_spiking],
-            "to_tvb": [dict(kind=type(p).__name__, **asdict(p)) for p in self.to_tvb],
+            "to_spiking": [_describe(p) for p in self.to_spiking],
+            "to_tvb": [_describe(p) for p in self.to_tvb],
         }
 
     def _tvb_description(self) -> dict:

@@ -45,7 +45,7 @@ class NestBackend:
 
     name = "nest"
     capabilities = frozenset({"poisson_rate", "step_current", "offset_current", "spike_counts",
-                              "analog_signals"})
+                              "state_read", "analog_signals"})
 
     #: Recorder size (events) at which recorders are cleared between windows.
     flush_events = 20000
@@ -184,6 +184,26 @@ class NestBackend:
     def set_offset(self, handle, value):
         """PyNN's ``i_offset`` (nA) is NEST's ``I_e`` (pA)."""
         self._set_status(handle["nodes"], {"I_e": 1000.0 * float(value)})
+
+    #: PyNN state variable -> (NEST's name, factor to PyNN's units)
+    _STATE_NAMES = {"v": ("V_m", 1.0), "gsyn_exc": ("g_ex", 1e-3), "gsyn_inh": ("g_in", 1e-3)}
+
+    def add_state_reader(self, population, variable):
+        name, factor = self._STATE_NAMES[variable]
+        nodes = population.node_collection
+        if name not in nodes[0].get():
+            raise CapabilityError(
+                f"MeanState({variable!r}) is not supported by the nest backend for "
+                f"{type(population.celltype).__name__}: NEST's model has no {name!r}. Use a "
+                "conductance-based cell type (IF_cond_alpha, IF_cond_exp) for conductances.")
+        return {"nodes": nodes, "name": name, "factor": factor}
+
+    def read_state_mean(self, handle):
+        """The population mean of a state variable, now, in PyNN's units."""
+        from nest import nestkernel_api
+
+        values = nestkernel_api.llapi_get_nc_status(handle["nodes"]._datum, handle["name"])
+        return float(np.mean(values)) * handle["factor"]
 
     def add_spike_counter(self, population):
         nest = self.nest

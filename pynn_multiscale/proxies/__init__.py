@@ -7,6 +7,6 @@ weight, which transform.  Backends implement the mechanics.
 """
 
 from .to_spiking import CurrentFromCoupling, OffsetFromCoupling, RateToPoisson
-from .to_tvb import Replay, SpikeRate
+from .to_tvb import InstantaneousRate, MeanState, Replay, SpikeRate
 
-__all__ = ["RateToPoisson", "CurrentFromCoupling", "OffsetFromCoupling", "SpikeRate", "Replay"]
+__all__ = ["RateToPoisson", "CurrentFromCoupling", "OffsetFromCoupling", "SpikeRate", "InstantaneousRate", "MeanState", "Replay"]

@@ -1,4 +1,10 @@
-"""Spiking -> TVB proxies."""
+"""Spiking -> TVB proxies.
+
+Each proxy turns one population's window into one value per TVB step for one
+TVB state variable.  Every kind can be smoothed by linear integration (a
+first-order low-pass) with time constant ``tau``, integrated exactly for a
+value constant over each step; ``tau=0`` sends the raw values.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_name
+from ._checks import check_name, check_weight
+from ..errors import ConfigurationError, ConfigurationTypeError, bad_value
+
+
+def _common_checks(proxy):
+    name = type(proxy).__name__
+    check_name(name, "population", proxy.population)
+    check_name(name, "tvb_variable", proxy.tvb_variable)
+    object.__setattr__(proxy, "tau", check_weight(name, "tau", proxy.tau))
 
 
 @dataclass(frozen=True)
@@ -18,9 +32,7 @@ class SpikeRate:
         rate[n] = 1000 * count[n] / (dt_ms * N)
 
     where ``count[n]`` is the number of spikes the population emitted in the
-    step and ``N`` its size.  The value is written to ``tvb_variable`` of the
-    region (the model decides how it enters its state, e.g. through a
-    low-pass filter).
+    step and ``N`` its size (the seed's formula).
 
     Parameters
     ----------
@@ -28,14 +40,16 @@ class SpikeRate:
         The population of each spiking region (e.g. ``"E"``).
     tvb_variable : str
         The TVB state variable that receives the rate (e.g. ``"Rin_e"``).
+    tau : float
+        Smoothing time constant (ms); 0 for none.
     """
 
     population: str
     tvb_variable: str
+    tau: float = 0.0
 
     def __post_init__(self):
-        check_name(type(self).__name__, "population", self.population)
-        check_name(type(self).__name__, "tvb_variable", self.tvb_variable)
+        _common_checks(self)
 
     capability = "spike_counts"
 
@@ -43,6 +57,106 @@ class SpikeRate:
     def rate(counts: np.ndarray, dt: float, size: int) -> np.ndarray:
         """Convert counts per TVB step into Hz."""
         return counts * (1000.0 / (dt * size))
+
+
+@dataclass(frozen=True)
+class InstantaneousRate:
+    """A population's rate estimated with an Elephant kernel, per TVB step (Hz).
+
+    The estimate equals ``elephant.statistics.instantaneous_rate`` of the
+    population's pooled spike train, divided by the population size, with
+    ``sampling_period`` = TVB's dt, ``center_kernel=False`` and bins centred
+    on the TVB step ends.  It is computed window by window as the same
+    discrete convolution with the same kernel samples (Elephant evaluates
+    its kernel; the loop convolves), which costs microseconds instead of
+    the ~6 ms of one Elephant call per window.
+
+    The kernel must be causal (not symmetric): at the end of a window the
+    spikes of the next one do not exist yet.
+
+    Parameters
+    ----------
+    population, tvb_variable : str
+    kernel : elephant.kernels.Kernel, optional
+        Default ``ExponentialKernel(sigma=5 ms)``; ``AlphaKernel`` also works.
+    cutoff : float
+        Elephant's kernel cutoff, in units of sigma.
+    tau : float
+        Extra smoothing time constant (ms); 0 for none.
+    """
+
+    population: str
+    tvb_variable: str
+    kernel: object = None
+    cutoff: float = 5.0
+    tau: float = 0.0
+
+    def __post_init__(self):
+        _common_checks(self)
+        import elephant.kernels as ek
+        import quantities as pq
+
+        kernel = self.kernel if self.kernel is not None else ek.ExponentialKernel(sigma=5 * pq.ms)
+        if not isinstance(kernel, ek.Kernel):
+            raise ConfigurationTypeError(bad_value(
+                "InstantaneousRate.kernel", kernel, "an elephant.kernels.Kernel",
+                "pass e.g. elephant.kernels.ExponentialKernel(sigma=5 * pq.ms)"))
+        if kernel.is_symmetric():
+            raise ConfigurationError(bad_value(
+                "InstantaneousRate.kernel", type(kernel).__name__,
+                "a causal kernel (the spikes after a window do not exist yet when it is sent)",
+                "use ExponentialKernel or AlphaKernel"))
+        object.__setattr__(self, "kernel", kernel)
+        object.__setattr__(self, "cutoff", check_weight("InstantaneousRate", "cutoff", self.cutoff,
+                                                        allow_zero=False))
+
+    capability = "spike_counts"
+
+    def taps(self, dt: float) -> np.ndarray:
+        """Kernel samples (Hz per spike) at lags 0, dt, 2 dt, ... as Elephant samples them."""
+        import math
+
+        import quantities as pq
+
+        cutoff = max(self.cutoff, self.kernel.min_cutoff)
+        sigma_steps = float((self.kernel.sigma / (dt * pq.ms)).simplified)
+        half = math.ceil(cutoff * sigma_steps)
+        lags = np.linspace(-cutoff * sigma_steps, cutoff * sigma_steps, 2 * half + 1) * dt * pq.ms
+        values = self.kernel(lags).rescale(pq.Hz).magnitude
+        return values[half:]
+
+
+@dataclass(frozen=True)
+class MeanState:
+    """The population mean of a neuron state variable, e.g. membrane potential.
+
+    Read from every neuron at the end of each window and held over the
+    window's TVB steps: a window-resolution signal (the spiking simulators
+    deliver recorded traces with a lag of up to one ``min_delay``, so a
+    per-step trace of the whole window does not exist when it is sent).
+
+    Parameters
+    ----------
+    population, tvb_variable : str
+    variable : str
+        PyNN's name: ``"v"`` (mV), ``"gsyn_exc"`` or ``"gsyn_inh"`` (uS).
+    tau : float
+        Smoothing time constant (ms); 0 for none.
+    """
+
+    population: str
+    tvb_variable: str
+    variable: str = "v"
+    tau: float = 0.0
+
+    def __post_init__(self):
+        _common_checks(self)
+        if self.variable not in ("v", "gsyn_exc", "gsyn_inh"):
+            raise ConfigurationError(bad_value(
+                "MeanState.variable", self.variable, "'v', 'gsyn_exc' or 'gsyn_inh'",
+                "pick one of PyNN's state variable names"))
+
+    capability = "state_read"
 
 
 @dataclass(frozen=True)
@@ -55,8 +169,21 @@ class Replay:
 
     tvb_variable: str
     population: str = "replay"
+    tau: float = 0.0
 
     def __post_init__(self):
-        check_name(type(self).__name__, "tvb_variable", self.tvb_variable)
+        _common_checks(self)
 
     capability = "replay"
+
+
+def smooth(values: np.ndarray, previous: np.ndarray, tau: float, dt: float) -> np.ndarray:
+    """Exact low-pass of values constant over each step, from ``previous``.
+
+    ``y[k] = keep * y[k-1] + (1 - keep) * x[k]`` with ``keep = exp(-dt / tau)``.
+    """
+    from scipy.signal import lfilter
+
+    keep = float(np.exp(-dt / tau))
+    out, _ = lfilter([1.0 - keep], [1.0, -keep], values, axis=0, zi=keep * previous[None, :])
+    return out
