@@ -335,7 +335,7 @@ class CoSimulation:
                 if p.capability == "poisson_rate":
                     delay = self.spiking_dt if p.delay is None else p.delay
                     handles.append(backend.add_rate_source(pop, p.synapse_weight, delay,
-                                                           p.receptor_type))
+                                                           p.receptor_type, p.shared_fraction))
                 elif p.capability == "step_current":
                     handles.append(backend.add_current_source(pop))
                 else:

@@ -137,26 +137,46 @@ class NestBackend:
         sign = -1.0 if receptor_type == "inhibitory" else 1.0
         return {"weight": sign * 1000.0 * weight, "delay": float(delay)}
 
-    def add_rate_source(self, population, synapse_weight, delay, receptor_type):
+    def add_rate_source(self, population, synapse_weight, delay, receptor_type,
+                        shared_fraction=0.0):
+        """Independent Poisson input to every neuron, optionally with a shared part.
+
+        With ``shared_fraction`` f, each neuron gets an independent train at
+        (1 - f) r and one train at f r common to all of them (a generator
+        relayed by a parrot neuron, which adds one ``min_delay`` to that
+        part's latency), so the input counts of any two neurons correlate
+        with coefficient f.
+        """
         nest = self.nest
-        generators = nest.Create("inhomogeneous_poisson_generator", 2,
-                                 params={"allow_offgrid_times": False})
         syn = self._synapse(population, synapse_weight, delay, receptor_type)
-        nest.Connect(generators, population.node_collection, "all_to_all", syn_spec=syn)
-        handle = {"generators": generators, "turn": 0}
+        handle = {"turn": 0, "shared_fraction": float(shared_fraction)}
+        handle["generators"] = nest.Create("inhomogeneous_poisson_generator", 2,
+                                           params={"allow_offgrid_times": False})
+        nest.Connect(handle["generators"], population.node_collection, "all_to_all", syn_spec=syn)
+        if shared_fraction > 0:
+            handle["shared"] = nest.Create("inhomogeneous_poisson_generator", 2,
+                                           params={"allow_offgrid_times": False})
+            relay = nest.Create("parrot_neuron")
+            nest.Connect(handle["shared"], relay, "all_to_all",
+                         syn_spec={"delay": max(nest.min_delay, nest.resolution)})
+            nest.Connect(relay, population.node_collection, "all_to_all", syn_spec=syn)
         self._sources.append(handle)
         return handle
 
     def set_rates(self, handle, t0, dt, rates):
         rates = np.asarray(rates, dtype=float)
         n = rates.size
-        times = t0 + dt * np.arange(1, n + 2)
+        times = np.round(t0 + dt * np.arange(1, n + 2), 10)
         values = np.empty(n + 1)
-        values[:n] = rates
         values[n] = 0.0
-        gen = handle["generators"][handle["turn"]]
-        self._set_status(gen, {"rate_times": np.round(times, 10), "rate_values": values})
-        handle["turn"] = 1 - handle["turn"]
+        f = handle["shared_fraction"]
+        turn = handle["turn"]
+        values[:n] = (1.0 - f) * rates
+        self._set_status(handle["generators"][turn], {"rate_times": times, "rate_values": values})
+        if f > 0:
+            values[:n] = f * rates
+            self._set_status(handle["shared"][turn], {"rate_times": times, "rate_values": values})
+        handle["turn"] = 1 - turn
 
     def add_current_source(self, population):
         """Two ``step_current_generator``s taking turns, as the Poisson generators do."""

@@ -41,7 +41,8 @@ class ReplayBackend:
     def start(self):
         pass
 
-    def add_rate_source(self, population, synapse_weight, delay, receptor_type):
+    def add_rate_source(self, population, synapse_weight, delay, receptor_type,
+                        shared_fraction=0.0):
         """Handles are 0, 1, ... in creation order: proxy by proxy, region by region."""
         self.n_sources += 1
         return self.n_sources - 1

@@ -36,6 +36,10 @@ class RateToPoisson:
         time step.  It adds to the connectome delay.
     receptor_type : str
         ``"excitatory"`` or ``"inhibitory"``.
+    shared_fraction : float
+        In [0, 1]: the part of each neuron's input rate drawn from one train
+        common to the whole population (the input counts of two neurons then
+        correlate with this coefficient); 0 gives fully independent trains.
     """
 
     tvb_variable: str
@@ -44,6 +48,7 @@ class RateToPoisson:
     synapse_weight: float = 0.0
     delay: float | None = None
     receptor_type: str = "excitatory"
+    shared_fraction: float = 0.0
 
     def __post_init__(self):
         name = type(self).__name__
@@ -54,6 +59,11 @@ class RateToPoisson:
                            check_weight(name, "synapse_weight", self.synapse_weight))
         if self.delay is not None:
             object.__setattr__(self, "delay", check_weight(name, "delay", self.delay, allow_zero=False))
+        fraction = check_weight(name, "shared_fraction", self.shared_fraction)
+        if fraction > 1:
+            raise ConfigurationError(bad_value(f"{name}.shared_fraction", fraction,
+                                               "a fraction in [0, 1]", "pass e.g. 0.1"))
+        object.__setattr__(self, "shared_fraction", fraction)
         if self.receptor_type not in ("excitatory", "inhibitory"):
             raise ConfigurationError(bad_value(
                 f"{name}.receptor_type", self.receptor_type, "'excitatory' or 'inhibitory'",
