@@ -179,7 +179,8 @@ class CoSimulation:
                 "pynn_multiscale.models.red_wong_wang.tvb_simulator()"))
         regions = validate_region_indices(spiking_regions, tvb.connectivity.weights.shape[0])
         to_spiking = self._check_proxy_list("to_spiking", to_spiking, (
-            _proxies.RateToPoisson, _proxies.CurrentFromCoupling, _proxies.OffsetFromCoupling))
+            _proxies.RateToPoisson, _proxies.ElephantTrains, _proxies.CurrentFromCoupling,
+            _proxies.OffsetFromCoupling))
         to_tvb = self._check_proxy_list("to_tvb", to_tvb, (
             _proxies.SpikeRate, _proxies.InstantaneousRate, _proxies.MeanState, _proxies.Replay))
         for name, plist in (("to_spiking", to_spiking), ("to_tvb", to_tvb)):
@@ -282,6 +283,10 @@ class CoSimulation:
         self.min_delay = self._min_delay(min_delay)
         backend.setup(timestep=self.spiking_dt, min_delay=self.min_delay,
                       seed=self._seeds["spiking_kernel"])
+        if self._seeds["proxies"] is not None and \
+                any(isinstance(p, _proxies.ElephantTrains) for p in to_spiking):
+            # Elephant's generators draw from numpy's global generator: seed it
+            np.random.seed(self._seeds["proxies"])
         self._build_region_name = None if build_region is None else \
             f"{getattr(build_region, '__module__', '?')}.{getattr(build_region, '__qualname__', '?')}"
         try:
@@ -294,7 +299,7 @@ class CoSimulation:
     # ---------------------------------------------------------------- build
     def _min_delay(self, min_delay):
         delays = [self.spiking_dt if p.delay is None else p.delay for p in self.to_spiking
-                  if p.capability == "poisson_rate"]
+                  if p.capability in ("poisson_rate", "spike_trains")]
         if min_delay is None:
             return min(delays) if delays else self.spiking_dt
         if isinstance(min_delay, bool) or not isinstance(min_delay, (int, float)) \
@@ -336,6 +341,10 @@ class CoSimulation:
                     delay = self.spiking_dt if p.delay is None else p.delay
                     handles.append(backend.add_rate_source(pop, p.synapse_weight, delay,
                                                            p.receptor_type, p.shared_fraction))
+                elif p.capability == "spike_trains":
+                    delay = self.spiking_dt if p.delay is None else p.delay
+                    handles.append(backend.add_train_sources(pop, p.synapse_weight, delay,
+                                                             p.receptor_type))
                 elif p.capability == "step_current":
                     handles.append(backend.add_current_source(pop))
                 else:
@@ -529,10 +538,14 @@ class CoSimulation:
             c = engine.cvar_names.index(p.tvb_variable)
             values = p.weight * window.coupling[:, c, proxy_inds, 0]
             self._check_values(values, "to_spiking", p.tvb_variable, t0,
-                               require_nonneg=p.capability == "poisson_rate")
+                               require_nonneg=p.capability in ("poisson_rate", "spike_trains"))
             for slot, handle in enumerate(handles):
                 if p.capability == "poisson_rate":
                     backend.set_rates(handle, t0, self.dt, values[:, slot])
+                elif p.capability == "spike_trains":
+                    size = self.regions[self.spiking_regions[slot]].populations[p.population].size
+                    backend.set_trains(handle, p.generate(values[:, slot], t0, self.dt, size),
+                                       t0, self.dt)
                 elif p.capability == "step_current":
                     backend.set_currents(handle, t0, self.dt, values[:, slot])
                 else:

@@ -44,8 +44,8 @@ class NestBackend:
     """The NEST backend (see the module docstring)."""
 
     name = "nest"
-    capabilities = frozenset({"poisson_rate", "step_current", "offset_current", "spike_counts",
-                              "state_read", "analog_signals"})
+    capabilities = frozenset({"poisson_rate", "spike_trains", "step_current", "offset_current",
+                              "spike_counts", "state_read", "analog_signals"})
 
     #: Recorder size (events) at which recorders are cleared between windows.
     flush_events = 20000
@@ -177,6 +177,31 @@ class NestBackend:
             values[:n] = f * rates
             self._set_status(handle["shared"][turn], {"rate_times": times, "rate_values": values})
         handle["turn"] = 1 - turn
+
+    def add_train_sources(self, population, synapse_weight, delay, receptor_type):
+        """One ``spike_generator`` per target neuron, one to one."""
+        nest = self.nest
+        generators = nest.Create("spike_generator", population.size,
+                                 params={"allow_offgrid_times": False})
+        syn = self._synapse(population, synapse_weight, delay, receptor_type)
+        nest.Connect(generators, population.node_collection, "one_to_one", syn_spec=syn)
+        return {"generators": generators}
+
+    def set_trains(self, handle, trains, t0, dt):
+        """Each neuron's spikes of the next window, stamped at the end of their step.
+
+        All generators are set in one kernel call.  Spikes falling in the same
+        step become one time with a multiplicity.
+        """
+        params = []
+        for times in trains:
+            steps = np.ceil((np.asarray(times) - t0) / dt - 1e-9).astype(int)
+            steps, multiplicity = np.unique(np.maximum(steps, 1), return_counts=True)
+            params.append({"spike_times": np.round(t0 + steps * dt, 10),
+                           "spike_multiplicities": multiplicity.astype(int)})
+        from nest import nestkernel_api
+
+        nestkernel_api.llapi_set_nc_status(handle["generators"]._datum, params)
 
     def add_current_source(self, population):
         """Two ``step_current_generator``s taking turns, as the Poisson generators do."""

@@ -6,7 +6,7 @@ proxy is a small frozen dataclass: which TVB variable, which population, which
 weight, which transform.  Backends implement the mechanics.
 """
 
-from .to_spiking import CurrentFromCoupling, OffsetFromCoupling, RateToPoisson
+from .to_spiking import CurrentFromCoupling, ElephantTrains, OffsetFromCoupling, RateToPoisson
 from .to_tvb import InstantaneousRate, MeanState, Replay, SpikeRate
 
-__all__ = ["RateToPoisson", "CurrentFromCoupling", "OffsetFromCoupling", "SpikeRate", "InstantaneousRate", "MeanState", "Replay"]
+__all__ = ["RateToPoisson", "ElephantTrains", "CurrentFromCoupling", "OffsetFromCoupling", "SpikeRate", "InstantaneousRate", "MeanState", "Replay"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ._checks import check_name, check_weight
 from ..errors import ConfigurationError, bad_value
 
@@ -119,3 +121,99 @@ class OffsetFromCoupling(_CouplingToCurrent):
     """
 
     capability = "offset_current"
+
+
+@dataclass(frozen=True)
+class ElephantTrains:
+    """A TVB rate drives a population through spike trains that Elephant generates.
+
+    Each window, Elephant draws one train per target neuron at
+    ``weight * c(t)`` Hz and the trains reach the neurons through spike
+    sources (PyNN ``SpikeSourceArray``-like), one per neuron.
+
+    Parameters
+    ----------
+    tvb_variable, population : str
+    weight, synapse_weight, delay, receptor_type
+        As for :class:`RateToPoisson`.
+    process : str
+        ``"poisson"``: independent inhomogeneous Poisson trains
+        (``NonStationaryPoissonProcess``), the rate following every TVB step.
+        ``"sip"``: a single-interaction process (Kuhn et al. 2003;
+        ``single_interaction_process``): independent trains plus coincident
+        spikes in all of them, at ``correlation`` times the rate.
+        ``"mip"``: a multiple-interaction process (Kuhn et al. 2003): a mother
+        process whose spikes each train copies with probability
+        ``correlation`` (Elephant's ``compound_poisson_process`` with a
+        binomial amplitude distribution).  SIP and MIP take the window's mean
+        rate: Elephant's generators are stationary.  In both, the pairwise
+        spike-count correlation of two trains is ``correlation``.
+    correlation : float
+        In [0, 1], for ``"sip"`` and ``"mip"``.
+    """
+
+    tvb_variable: str
+    population: str
+    weight: float = 1.0
+    synapse_weight: float = 0.0
+    delay: float | None = None
+    receptor_type: str = "excitatory"
+    process: str = "poisson"
+    correlation: float = 0.0
+
+    def __post_init__(self):
+        name = type(self).__name__
+        check_name(name, "tvb_variable", self.tvb_variable)
+        check_name(name, "population", self.population)
+        for field_name in ("weight", "synapse_weight", "correlation"):
+            object.__setattr__(self, field_name, check_weight(name, field_name,
+                                                              getattr(self, field_name)))
+        if self.delay is not None:
+            object.__setattr__(self, "delay", check_weight(name, "delay", self.delay, allow_zero=False))
+        if self.receptor_type not in ("excitatory", "inhibitory"):
+            raise ConfigurationError(bad_value(f"{name}.receptor_type", self.receptor_type,
+                                               "'excitatory' or 'inhibitory'", "pick one of the two"))
+        if self.process not in ("poisson", "sip", "mip"):
+            raise ConfigurationError(bad_value(f"{name}.process", self.process,
+                                               "'poisson', 'sip' or 'mip'", "pick one of the three"))
+        if self.correlation > 1 or (self.process == "mip" and self.correlation == 0):
+            raise ConfigurationError(bad_value(
+                f"{name}.correlation", self.correlation,
+                "a fraction in [0, 1] (above 0 for 'mip')", "pass e.g. 0.1"))
+
+    capability = "spike_trains"
+
+    def generate(self, rates, t0, dt, n):
+        """``n`` spike trains (arrays of ms) over ``(t0, t0 + len(rates) * dt]``."""
+        import neo
+        import quantities as pq
+        from elephant import spike_train_generation as stg
+
+        t_stop = t0 + rates.size * dt
+        if self.process == "poisson":
+            if not np.any(rates > 0):
+                return [np.empty(0)] * n
+            signal = neo.AnalogSignal(rates, units="Hz", sampling_period=dt * pq.ms,
+                                      t_start=t0 * pq.ms)
+            trains = stg.NonStationaryPoissonProcess(signal).generate_n_spiketrains(n)
+        else:
+            rate = float(np.mean(rates))
+            if rate <= 0:
+                return [np.empty(0)] * n
+            if self.process == "sip":
+                # stochastic: a Poisson number of coincidences (the deterministic
+                # default rounds it down, to 0 in a window of a few ms)
+                trains = stg.single_interaction_process(
+                    rate * pq.Hz, coincidence_rate=self.correlation * rate * pq.Hz,
+                    t_start=t0 * pq.ms, t_stop=t_stop * pq.ms, n_spiketrains=n,
+                    coincidences="stochastic")
+            else:
+                from scipy.stats import binom
+
+                amplitudes = binom.pmf(np.arange(n + 1), n, self.correlation)
+                amplitudes[0] = 0.0  # a mother spike copied nowhere is no event
+                amplitudes /= amplitudes.sum()
+                amplitudes[-1] = 1.0 - amplitudes[:-1].sum()  # Elephant wants sum == 1 exactly
+                trains = stg.compound_poisson_process(rate * pq.Hz, amplitudes,
+                                                      t_start=t0 * pq.ms, t_stop=t_stop * pq.ms)
+        return [np.asarray(st.rescale("ms").magnitude) for st in trains]
