@@ -150,6 +150,16 @@ class CoSimulation:
         without proxies).  On NEST a longer minimum delay means fewer
         communication rounds: 1.5 ms instead of 0.1 ms made W1's network
         1.6x faster here.
+    coupling_mode : {"tvb", "spiking"}
+        ``"tvb"``: TVB computes each spiking region's delayed, weighted
+        coupling and one proxy per spiking region sends it.  ``"spiking"``:
+        one proxy per TVB source region sends that region's own value, and
+        the connectome's weights and delays become those of the proxy's
+        connections (``RateToPoisson`` only, ``Linear`` coupling with b = 0).
+        The values are sent one interval ahead (a time shift s equal to the
+        interval) and the connection delays are shortened by s; the default
+        interval is then half the shortest coupled delay, so that no
+        connection delay falls below the interval (docs/design.md).
     max_rate : float
         A population whose mean rate over a window exceeds this (Hz) stops
         the run with :class:`~pynn_multiscale.errors.NumericalError`: a
@@ -167,7 +177,8 @@ class CoSimulation:
                  build_region: Callable | None = None, to_spiking=(), to_tvb=(),
                  sync_interval: float | None = None, seed: int | None = None,
                  spiking_timestep: float | None = None, min_delay: float | None = None,
-                 max_rate: float = 500.0, progress: bool | None = None):
+                 max_rate: float = 500.0, coupling_mode: str = "tvb",
+                 progress: bool | None = None):
         from tvb.simulator.simulator import Simulator
 
         # ---------------------------------------------------- validate inputs
@@ -238,7 +249,16 @@ class CoSimulation:
 
         # ------------------------------------------------------- TVB engine
         engine = TVBEngine(tvb, regions)
+        if coupling_mode not in ("tvb", "spiking"):
+            raise ConfigurationError(bad_value("coupling_mode", coupling_mode, "'tvb' or 'spiking'",
+                                               "pick one of the two"))
+        if coupling_mode == "spiking":
+            self._check_spiking_mode(tvb, to_spiking)
         coupled = engine.min_coupled_delay()
+        if coupled is not None and coupling_mode == "spiking":
+            # values go one interval ahead and delays shrink by it: the interval is at
+            # most half of the shortest delay (in TVB's integer delay steps)
+            coupled = engine.min_coupled_idelay() * dt / 2.0
         if sync_interval is None:
             if coupled is None:
                 n_sync = max(1, int(round(DEFAULT_INTERVAL_NO_SPIKING / dt)))
@@ -263,13 +283,16 @@ class CoSimulation:
             if coupled is not None and sync_interval > coupled + _EPS:
                 raise ConfigurationError(bad_value(
                     "sync_interval", sync_interval,
-                    f"at most the shortest delay coupling a spiking region, {coupled:g} ms "
+                    f"at most the shortest delay coupling a spiking region"
+                    f"{' (halved in spiking coupling mode)' if coupling_mode == 'spiking' else ''}"
+                    f", {coupled:g} ms "
                     "(a longer interval would need TVB values that do not exist yet)",
                     f"pass sync_interval=None (gives {math.floor(coupled / dt + 1e-9) * dt:g} ms)"))
         self.tvb, self.backend, self.engine = tvb, backend, engine
         self.spiking_regions = regions
         self.to_spiking, self.to_tvb = to_spiking, to_tvb
         self.dt, self.spiking_dt, self.n_sync = dt, float(spiking_dt), n_sync
+        self.coupling_mode = coupling_mode
         self.progress = progress
         self._closed = False
         self._broken = None
@@ -296,10 +319,30 @@ class CoSimulation:
             self._closed = True
             raise
 
+    @staticmethod
+    def _check_spiking_mode(tvb, to_spiking):
+        for i, p in enumerate(to_spiking):
+            if not isinstance(p, _proxies.RateToPoisson):
+                raise ConfigurationError(bad_value(
+                    f"to_spiking[{i}]", type(p).__name__,
+                    "RateToPoisson proxies in coupling_mode='spiking'",
+                    "use coupling_mode='tvb' for this proxy kind"))
+        coupling = tvb.coupling
+        b = np.asarray(getattr(coupling, "b", 0.0))
+        if type(coupling).__name__ != "Linear" or np.any(b != 0):
+            raise ConfigurationError(bad_value(
+                "coupling_mode", "spiking", "a TVB Linear coupling with b = 0 (the spiking side "
+                "sums the sources itself)", "use coupling_mode='tvb' with this coupling"))
+
     # ---------------------------------------------------------------- build
     def _min_delay(self, min_delay):
-        delays = [self.spiking_dt if p.delay is None else p.delay for p in self.to_spiking
-                  if p.capability in ("poisson_rate", "spike_trains")]
+        if self.coupling_mode == "spiking":
+            shortest = float(self._source_delays().min()) if self.spiking_regions and \
+                self._source_delays().size else self.spiking_dt
+            delays = [shortest] if self.to_spiking else []
+        else:
+            delays = [self.spiking_dt if p.delay is None else p.delay for p in self.to_spiking
+                      if p.capability in ("poisson_rate", "spike_trains")]
         if min_delay is None:
             return min(delays) if delays else self.spiking_dt
         if isinstance(min_delay, bool) or not isinstance(min_delay, (int, float)) \
@@ -333,6 +376,9 @@ class CoSimulation:
         self._counters = {}  # (slot, population) -> handle
         if backend.sim is not None:
             self._build_regions(build_region, labels)
+        if self.coupling_mode == "spiking":
+            self._build_source_proxies()
+            return self._build_counters()
         for p in self.to_spiking:
             handles = []
             for idx in self.spiking_regions:
@@ -350,6 +396,10 @@ class CoSimulation:
                 else:
                     handles.append(backend.add_offset(pop))
             self._rate_handles.append(handles)
+        self._build_counters()
+
+    def _build_counters(self):
+        backend = self.backend
         self._smoothed = [np.array([self._initial_value(p, idx) for idx in self.spiking_regions])
                           for p in self.to_tvb]
         self._taps, self._count_history, self._state_readers = {}, {}, {}
@@ -366,6 +416,54 @@ class CoSimulation:
                 for name, pop in self.regions[idx].populations.items():
                     self._counters[(slot, name)] = backend.add_spike_counter(pop)
                     self._spikes[(slot, name)] = []
+
+    # ------------------------------------------------- spiking coupling mode
+    def _source_pairs(self):
+        """(slot, target region, source region) for every non-zero connection into a spiking region."""
+        weights = self.tvb.connectivity.weights
+        return [(slot, i, j) for slot, i in enumerate(self.spiking_regions)
+                for j in range(weights.shape[1]) if j != i and weights[i, j] != 0]
+
+    def _source_delays(self):
+        """Connection delays (ms) of the source proxies: TVB's delay, less the shift s.
+
+        A state of TVB step m is scheduled at t_m + s and reaches its targets at
+        t_m + s + delay; TVB itself lets it act on step m + 1 + idelay, which
+        ends at t_m + (idelay + 1) dt; one spiking step of generator latency
+        takes the rest: delay = idelay * dt - s.
+        """
+        idelays = self.tvb.connectivity.idelays
+        shift = self.n_sync * self.dt
+        return np.array([idelays[i, j] * self.dt - shift for _, i, j in self._source_pairs()])
+
+    def _build_source_proxies(self):
+        backend = self.backend
+        a = float(np.asarray(self.tvb.coupling.a).ravel()[0])
+        weights = self.tvb.connectivity.weights
+        delays = self._source_delays()
+        self._source_handles = []  # per proxy: list of (handle, slot, j, rate factor)
+        for p in self.to_spiking:
+            entries = []
+            for (slot, i, j), delay in zip(self._source_pairs(), delays):
+                delay = round(delay / self.spiking_dt) * self.spiking_dt
+                handle = backend.add_rate_source(self.regions[i].populations[p.population]
+                                                 if self.regions else None, p.synapse_weight,
+                                                 delay, p.receptor_type, p.shared_fraction)
+                entries.append((handle, slot, j, p.weight * a * float(weights[i, j])))
+            self._source_handles.append(entries)
+        # the first interval's input comes from TVB's initial history
+        history = self.tvb.history
+        steps = np.arange(self.engine.current_step - self.n_sync + 1, self.engine.current_step + 1)
+        for p, entries in zip(self.to_spiking, self._source_handles):
+            slot_c = self.engine.cvar_names.index(p.tvb_variable)
+            values = history.buffer[steps % history.n_time, slot_c, :, 0]
+            self._send_to_sources(entries, values, -self.n_sync * self.dt)
+
+    def _send_to_sources(self, entries, values, t0):
+        """Schedule each source's rates (values: (n_steps, n_regions)) one interval ahead."""
+        shift = self.n_sync * self.dt
+        for handle, slot, j, factor in entries:
+            self.backend.set_rates(handle, t0 + shift, self.dt, factor * values[:, j])
 
     def _initial_value(self, proxy, idx):
         """A smoothed to_tvb value starts from the TVB state it replaces."""
@@ -535,6 +633,8 @@ class CoSimulation:
         window = engine.integrate(n_steps)
         self._check_tvb_states(window, t0)
         for p, handles in zip(self.to_spiking, self._rate_handles):
+            if self.coupling_mode == "spiking":
+                break
             c = engine.cvar_names.index(p.tvb_variable)
             values = p.weight * window.coupling[:, c, proxy_inds, 0]
             self._check_values(values, "to_spiking", p.tvb_variable, t0,
@@ -573,6 +673,11 @@ class CoSimulation:
         proxy_states = self._proxy_states(window, inputs)
         # 5.-8. History, coupling, non-state variables, monitors.
         samples = engine.commit(window, proxy_states)
+        if self.coupling_mode == "spiking":
+            for p, entries in zip(self.to_spiking, self._source_handles):
+                var = engine.state_variables.index(p.tvb_variable)
+                # finite: TVB's states and the spiking side's values were checked above
+                self._send_to_sources(entries, window.states[:, var, :, 0], t0)
         # The window is complete: keep its outputs (results written after an
         # interruption stop at the last time set here).
         for key, chunk in new_spikes.items():
@@ -748,6 +853,7 @@ class CoSimulation:
             "tvb_model": type(model).__name__,
             "tvb_model_parameters": params,
             "min_delay_ms": self.min_delay,
+            "coupling_mode": self.coupling_mode,
             "max_rate_hz": self.max_rate if math.isfinite(self.max_rate) else None,
             "build_region": self._build_region_name,
             "tvb": self._tvb_description(),
