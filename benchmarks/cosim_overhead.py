@@ -41,65 +41,127 @@ def homologous_regions(k: int) -> list[int]:
     return regions[:k]
 
 
-def make_cosim(sim, regions, neurons, seed, rates_log=None):
+#: --proxy KIND -> the TVB -> spiking proxies of W1 (G = 1, N_E per region)
+def proxies_for(kind, n_e):
+    p = rww.NETWORK_PARAMS
+    rate = dict(weight=rww.G_DEFAULT * n_e, synapse_weight=p["w_ee"], delay=p["delay"])
+    if kind == "poisson":
+        return rww.default_to_spiking(n_e=n_e)
+    if kind == "poisson_shared":
+        return [pm.proxies.RateToPoisson("R_e", "E", shared_fraction=0.1, **rate)]
+    if kind in ("elephant_poisson", "sip", "mip"):
+        process = {"elephant_poisson": "poisson"}.get(kind, kind)
+        return [pm.proxies.ElephantTrains("R_e", "E", process=process,
+                                          correlation=0.0 if process == "poisson" else 0.1, **rate)]
+    if kind == "current":
+        return [pm.proxies.CurrentFromCoupling("S_e", "E", weight=rww.current_scale(),
+                                               delay=p["delay"])]
+    if kind == "offset":
+        return [pm.proxies.OffsetFromCoupling("S_e", "E", weight=rww.current_scale())]
+    raise SystemExit(f"--proxy {kind!r}: expected one of {PROXY_KINDS}")
+
+
+PROXY_KINDS = ["poisson", "poisson_shared", "elephant_poisson", "sip", "mip", "current", "offset"]
+
+
+def make_cosim(sim, regions, neurons, seed, kind, mode, log=None):
     n_e, n_i = int(round(0.8 * neurons)), neurons - int(round(0.8 * neurons))
     tvb = rww.tvb_simulator()
 
     def build(sim_, idx, label, rng):
         return rww.build_spiking_region(sim_, idx, label, rng, n_e=n_e, n_i=n_i)
 
+    if log is not None:
+        _record_sources(sim, log)
     cosim = pm.CoSimulation(tvb, sim, spiking_regions=regions, build_region=build,
-                            to_spiking=rww.default_to_spiking(n_e=n_e),
-                            to_tvb=rww.default_to_tvb(), seed=seed, progress=False)
-    if rates_log is not None:
-        original = cosim.backend.set_rates
-
-        def logging_set_rates(handle, t0, dt, rates):
-            rates_log.setdefault(id(handle), (handle, []))[1].append((t0, np.array(rates)))
-            original(handle, t0, dt, rates)
-
-        cosim.backend.set_rates = logging_set_rates
+                            to_spiking=proxies_for(kind, n_e), to_tvb=rww.default_to_tvb(),
+                            seed=seed, progress=False, coupling_mode=mode,
+                            min_delay=rww.NETWORK_PARAMS["delay"] if kind == "offset" else None)
     return cosim, build
 
 
-def mean_rates(spikes_by_key, sizes, duration):
-    return {key: 1000.0 * n / (sizes[key] * duration) for key, n in spikes_by_key.items()}
+def _record_sources(sim, log):
+    """Log every source the next NEST backend creates and every value it is sent."""
+    from pynn_multiscale.backends import nest as nest_backend
+
+    cls = nest_backend.NestBackend
+    originals = {name: getattr(cls, name) for name in
+                 ("add_rate_source", "add_current_source", "add_offset", "add_train_sources",
+                  "set_rates", "set_currents", "set_offset", "set_trains")}
+
+    def adder(name):
+        def add(self, population, *args):
+            handle = originals[name](self, population, *args)
+            log["sources"].append((name, population.label, args, id(handle)))
+            log["values"][id(handle)] = []
+            return handle
+        return add
+
+    def setter(name):
+        def set_(self, handle, *args):
+            log["values"][id(handle)].append((name, args))
+            return originals[name](self, handle, *args)
+        return set_
+
+    log.setdefault("sources", [])
+    log.setdefault("values", {})
+    for name in originals:
+        setattr(cls, name, adder(name) if name.startswith("add") else setter(name))
+    log["restore"] = lambda: [setattr(cls, n, f) for n, f in originals.items()]
 
 
-def spiking_alone(sim, regions, build, seed, dt, min_delay, duration, rates_log, proxies):
-    """The same regions and sources, one run with the whole rate schedule."""
+def spiking_alone(sim, regions, build, seed, dt, min_delay, max_delay, duration, log):
+    """The same regions and the same sources, fed every value the co-simulation sent, one run.
+
+    Rate and current schedules go to the same two alternating generators as in
+    the co-simulation (same windows each), spike trains to the same
+    generators; a per-window offset current becomes a step current with the
+    same per-window amplitudes (the same input, but a parameter cannot
+    change inside one run).
+    """
     from pyNN.random import NumpyRNG
 
     from pynn_multiscale.backends import get_backend
 
     seeds = pm.derive_seeds(seed, len(regions))
     backend = get_backend(sim)
-    backend.setup(timestep=dt, min_delay=min_delay, seed=seeds["spiking_kernel"])
+    backend.setup(timestep=dt, min_delay=min_delay, seed=seeds["spiking_kernel"],
+                  max_delay=max_delay)
     built = {}
-    t_build = time.perf_counter()
     for slot, idx in enumerate(regions):
         built[idx] = build(sim, idx, f"region{idx}", NumpyRNG(seed=seeds["regions"][slot]))
-    logged = list(rates_log.values())
-    handles = []
-    for p in proxies:
-        for idx in regions:
-            handles.append(backend.add_rate_source(built[idx].populations[p.population],
-                                                   p.synapse_weight, p.delay or dt, p.receptor_type))
+    # the co-simulation labels populations "<region label>_<name>": find them here
+    cosim_labels = list(dict.fromkeys(label for _, label, _, _ in log["sources"]))
+    by_label = {}
+    for label in cosim_labels:
+        region_label, pop_name = label.rsplit("_", 1)
+        slot = [i for i, idx in enumerate(regions) if region_label in log["labels"][idx]][0]
+        by_label[label] = built[regions[slot]].populations[pop_name]
+    for name, label, args, key in log["sources"]:
+        pop = by_label[label]
+        values = log["values"][key]
+        if name == "add_rate_source":
+            handle = backend.add_rate_source(pop, *args)
+            _replay_schedule(backend, handle, values, "rate_times", "rate_values",
+                             lambda h: [("", h["generators"], 1.0 - h["shared_fraction"])] +
+                             ([("", h["shared"], h["shared_fraction"])] if "shared" in h else []))
+        elif name in ("add_current_source", "add_offset"):
+            handle = backend.add_current_source(pop, *args)
+            if name == "add_offset":  # per-window value -> a step current over the window
+                values = [("set_currents", (t0, dt_, np.full(n, v)))
+                          for (_, (v,)), (t0, n, dt_) in zip(values, log["windows"])]
+            _replay_schedule(backend, handle, values, "amplitude_times", "amplitude_values",
+                             lambda h: [("", h["generators"], 1000.0)])
+        else:
+            handle = backend.add_train_sources(pop, *args)
+            per_neuron = [[] for _ in range(pop.size)]
+            for _, (trains, t0, dt_) in values:
+                for k, times in enumerate(trains):
+                    per_neuron[k].append(np.asarray(times))
+            backend.set_trains(handle, [np.concatenate(t) if t else np.empty(0)
+                                        for t in per_neuron], 0.0, dt)
     counters = {(idx, name): backend.add_spike_counter(pop)
                 for idx in regions for name, pop in built[idx].populations.items()}
-    for handle, (_, chunks) in zip(handles, logged):
-        # The co-simulation's two generators take turns, one window each; give
-        # each generator here its windows of the same schedule, all at once,
-        # so that both runs draw the same input spikes.
-        for turn, generator in enumerate(handle["generators"]):
-            times, values = [], []
-            for t0, rates in chunks[turn::2]:
-                n = rates.size
-                times.append(t0 + dt * np.arange(1, n + 2))
-                values.append(np.append(rates, 0.0))
-            if times:
-                backend._set_status(generator, {"rate_times": np.round(np.concatenate(times), 10),
-                                                "rate_values": np.concatenate(values)})
     backend.start()
     t0 = time.perf_counter()
     backend.advance(duration)
@@ -107,7 +169,22 @@ def spiking_alone(sim, regions, build, seed, dt, min_delay, duration, rates_log,
     counts = {key: backend.window_spikes(h)[0].size for key, h in counters.items()}
     sizes = {(idx, name): pop.size for idx in regions for name, pop in built[idx].populations.items()}
     backend.finish()
-    return elapsed, mean_rates(counts, sizes, duration), t0 - t_build
+    return elapsed, {key: 1000.0 * n / (sizes[key] * duration) for key, n in counts.items()}
+
+
+def _replay_schedule(backend, handle, values, times_key, values_key, targets):
+    """Give each of a handle's two generators its windows' schedules, all at once."""
+    for turn in (0, 1):
+        for _, generators, factor in targets(handle):
+            times, vals = [], []
+            for _, (t0, dt, window_values) in values[turn::2]:
+                n = len(window_values)
+                times.append(t0 + dt * np.arange(1, n + 2))
+                vals.append(np.append(factor * np.asarray(window_values), 0.0))
+            if times:
+                backend._set_status(generators[turn], {
+                    times_key: np.round(np.concatenate(times), 10),
+                    values_key: np.concatenate(vals)})
 
 
 def main(argv=None):
@@ -117,6 +194,10 @@ def main(argv=None):
     parser.add_argument("--regions", type=int, default=2, help="spiking regions (default 2)")
     parser.add_argument("--neurons", type=int, default=1000, help="neurons per region (80%% E)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--proxy", default="poisson", choices=PROXY_KINDS,
+                        help="the TVB -> spiking interface (default poisson)")
+    parser.add_argument("--coupling-mode", default="tvb", choices=["tvb", "spiking"],
+                        help="who applies the connectome: TVB or the spiking side's connections")
     parser.add_argument("--repeats", type=int, default=1,
                         help="repeat the three timed runs, alternating, and keep each one's "
                              "fastest time (the machines are shared and noisy)")
@@ -130,22 +211,35 @@ def main(argv=None):
 
     # first build (NEST compiles nothing, so first and warm builds differ only by caches)
     t0 = time.perf_counter()
-    cosim, _ = make_cosim(sim, regions, args.neurons, args.seed)
+    cosim, _ = make_cosim(sim, regions, args.neurons, args.seed, args.proxy, args.coupling_mode)
     first_build = time.perf_counter() - t0
     cosim.close()
 
     cosim_times, alone_times, tvb_times = [], [], []
     for _ in range(max(1, args.repeats)):
-        rates_log = {}
+        log = {}
         t0 = time.perf_counter()
-        cosim, build = make_cosim(sim, regions, args.neurons, args.seed, rates_log)
+        cosim, build = make_cosim(sim, regions, args.neurons, args.seed, args.proxy,
+                                  args.coupling_mode, log)
         build_s = time.perf_counter() - t0
+        log["labels"] = {idx: cosim.engine.region_labels[idx] for idx in regions}
+        windows = log["windows"] = []
+        original_window = cosim._window
+
+        def window(n_steps, original=original_window, cosim=cosim):
+            windows.append((cosim.engine.time, n_steps, cosim.dt))
+            return original(n_steps)
+
+        cosim._window = window
+        import nest
+
         t0 = time.perf_counter()
         result = cosim.run(args.duration)
         cosim_times.append(time.perf_counter() - t0)
+        nest_min_delay = nest.min_delay
+        log["restore"]()
         sync_ms = cosim.n_sync * cosim.dt
-        dt, min_delay = cosim.spiking_dt, cosim.min_delay
-        proxies = cosim.to_spiking
+        dt, min_delay, max_delay = cosim.spiking_dt, cosim.min_delay, cosim._max_delay()
         cosim.close()
         rates = {}
         for idx in regions:
@@ -153,8 +247,8 @@ def main(argv=None):
                 rates[(idx, st.annotations["population"])] = \
                     1000.0 * len(st) / (st.annotations["size"] * args.duration)
 
-        alone_s, rates_alone, _ = spiking_alone(sim, regions, build, args.seed, dt, min_delay,
-                                                args.duration, rates_log, proxies)
+        alone_s, rates_alone = spiking_alone(sim, regions, build, args.seed, dt, min_delay,
+                                             max_delay, args.duration, log)
         alone_times.append(alone_s)
 
         tvb = rww.tvb_simulator(noise_seed=pm.derive_seeds(args.seed, len(regions))["tvb_noise"])
@@ -166,6 +260,9 @@ def main(argv=None):
 
     out = {
         "simulator": args.simulator,
+        "proxy": args.proxy,
+        "coupling_mode": args.coupling_mode,
+        "nest_min_delay_ms": nest_min_delay,
         "duration_ms": args.duration,
         "sync_ms": round(sync_ms, 6),
         "n_spiking_regions": len(regions),

@@ -305,7 +305,7 @@ class CoSimulation:
         # ---------------------------------------------------- spiking side
         self.min_delay = self._min_delay(min_delay)
         backend.setup(timestep=self.spiking_dt, min_delay=self.min_delay,
-                      seed=self._seeds["spiking_kernel"])
+                      seed=self._seeds["spiking_kernel"], max_delay=self._max_delay())
         if self._seeds["proxies"] is not None and \
                 any(isinstance(p, _proxies.ElephantTrains) for p in to_spiking):
             # Elephant's generators draw from numpy's global generator: seed it
@@ -335,14 +335,19 @@ class CoSimulation:
                 "sums the sources itself)", "use coupling_mode='tvb' with this coupling"))
 
     # ---------------------------------------------------------------- build
-    def _min_delay(self, min_delay):
+    def _proxy_delays(self):
+        """Connection delays (ms) that the to_spiking proxies will create."""
         if self.coupling_mode == "spiking":
-            shortest = float(self._source_delays().min()) if self.spiking_regions and \
-                self._source_delays().size else self.spiking_dt
-            delays = [shortest] if self.to_spiking else []
-        else:
-            delays = [self.spiking_dt if p.delay is None else p.delay for p in self.to_spiking
-                      if p.capability in ("poisson_rate", "spike_trains")]
+            return list(self._source_delays()) if self.to_spiking else []
+        return [self.spiking_dt if p.delay is None else p.delay for p in self.to_spiking
+                if p.capability in ("poisson_rate", "spike_trains", "step_current")]
+
+    def _max_delay(self):
+        """PyNN's default max_delay is 10 ms; connectome delays can be longer."""
+        return max([10.0] + [d + self.spiking_dt for d in self._proxy_delays()])
+
+    def _min_delay(self, min_delay):
+        delays = self._proxy_delays()
         if min_delay is None:
             return min(delays) if delays else self.spiking_dt
         if isinstance(min_delay, bool) or not isinstance(min_delay, (int, float)) \
@@ -392,7 +397,8 @@ class CoSimulation:
                     handles.append(backend.add_train_sources(pop, p.synapse_weight, delay,
                                                              p.receptor_type))
                 elif p.capability == "step_current":
-                    handles.append(backend.add_current_source(pop))
+                    handles.append(backend.add_current_source(
+                        pop, self.spiking_dt if p.delay is None else p.delay))
                 else:
                     handles.append(backend.add_offset(pop))
             self._rate_handles.append(handles)

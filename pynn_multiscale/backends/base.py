@@ -27,8 +27,9 @@ class Backend(Protocol):
     #: The PyNN-like module that region builders receive (None for replay).
     sim: Any
 
-    def setup(self, timestep: float, min_delay: float, seed: int | None) -> None:
-        """Start the simulator with the spiking time step."""
+    def setup(self, timestep: float, min_delay: float, seed: int | None,
+              max_delay: float | None = None) -> None:
+        """Start the simulator with the spiking time step and the delay range."""
 
     def add_rate_source(self, population, synapse_weight: float, delay: float,
                         receptor_type: str) -> Any:

@@ -75,7 +75,7 @@ class NestBackend:
             self.nest.GetKernelStatus("build_info")["version"]
 
     # ----------------------------------------------------------- lifecycle
-    def setup(self, timestep, min_delay, seed):
+    def setup(self, timestep, min_delay, seed, max_delay=None):
         active = _ACTIVE["backend"]
         if active is not None and not active._finished:
             raise KernelInUseError(
@@ -83,6 +83,8 @@ class NestBackend:
                 "process. Fix: close it first (cosim.close(), or use 'with CoSimulation(...)'), "
                 "or run the second one in another process.")
         kwargs = {"timestep": timestep, "min_delay": min_delay}
+        if max_delay is not None:
+            kwargs["max_delay"] = max_delay
         if seed is not None:
             kwargs["rng_seed"] = int(seed)
         self.sim.setup(**kwargs)
@@ -203,12 +205,13 @@ class NestBackend:
 
         nestkernel_api.llapi_set_nc_status(handle["generators"]._datum, params)
 
-    def add_current_source(self, population):
+    def add_current_source(self, population, delay=None):
         """Two ``step_current_generator``s taking turns, as the Poisson generators do."""
         nest = self.nest
         generators = nest.Create("step_current_generator", 2, params={"allow_offgrid_times": False})
+        delay = max(nest.min_delay, nest.resolution) if delay is None else float(delay)
         nest.Connect(generators, population.node_collection, "all_to_all",
-                     syn_spec={"delay": max(nest.min_delay, nest.resolution)})
+                     syn_spec={"delay": delay})
         return {"generators": generators, "turn": 0}
 
     def set_currents(self, handle, t0, dt, amplitudes):

@@ -35,7 +35,7 @@ class ReplayBackend:
     def version(self) -> str:
         return "n/a"
 
-    def setup(self, timestep, min_delay, seed):
+    def setup(self, timestep, min_delay, seed, max_delay=None):
         self.timestep = timestep
 
     def start(self):

@@ -80,12 +80,15 @@ class _CouplingToCurrent:
     tvb_variable: str
     population: str
     weight: float = 1.0
+    delay: float | None = None
 
     def __post_init__(self):
         name = type(self).__name__
         check_name(name, "tvb_variable", self.tvb_variable)
         check_name(name, "population", self.population)
         object.__setattr__(self, "weight", check_weight(name, "weight", self.weight))
+        if self.delay is not None:
+            object.__setattr__(self, "delay", check_weight(name, "delay", self.delay, allow_zero=False))
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,10 @@ class CurrentFromCoupling(_CouplingToCurrent):
     weight : float
         nA per unit of coupling.  For reduced Wong-Wang,
         :func:`pynn_multiscale.models.red_wong_wang.current_scale` derives it.
+    delay : float, optional
+        Delay (ms) of the source's connections; default one spiking step.
+        It adds to the connectome delay, and a longer one lets NEST
+        communicate less often (see ``CoSimulation``'s ``min_delay``).
     """
 
     capability = "step_current"
@@ -118,6 +125,7 @@ class OffsetFromCoupling(_CouplingToCurrent):
     PyNN's ``i_offset`` (nA) of every neuron of ``population`` is set, once
     per window, to ``weight`` times the coupling on ``tvb_variable`` averaged
     over the window's TVB steps (a parameter cannot change inside a window).
+    ``delay`` is unused (there is no connection).
     """
 
     capability = "offset_current"
