@@ -61,3 +61,13 @@ def test_mean_field_rates_follow_H(model):
     out = model.update_state_variables_after_integration(state.copy())
     assert np.allclose(out[2], rww.FIXED_POINT["R_e"], rtol=1e-3)
     assert np.allclose(out[3], rww.FIXED_POINT["R_i"], rtol=1e-3)
+
+
+def test_current_couplings_follow_the_seed():
+    """E gets the derived scale, I gets lambda times it (the seed's lamda * N_E / N_I per neuron)."""
+    e, i = rww.current_to_spiking("offset", G=1.0, lamda=0.5)
+    assert (e.population, i.population) == ("E", "I")
+    assert e.weight == pytest.approx(rww.current_scale(1.0))
+    assert i.weight == pytest.approx(0.5 * e.weight)
+    assert len(rww.current_to_spiking("current", lamda=0.0)) == 1
+    assert type(rww.current_to_spiking("current")[0]).__name__ == "CurrentFromCoupling"

@@ -48,7 +48,7 @@ class NestBackend:
                               "spike_counts", "state_read", "analog_signals"})
 
     #: Recorder size (events) at which recorders are cleared between windows.
-    flush_events = 20000
+    flush_events = 2000
 
     def __init__(self, sim):
         import nest

@@ -377,6 +377,26 @@ def current_scale(G=G_DEFAULT, params=None):
     return i_rh / x_th * float(G) * float(defaults.J_N[0])
 
 
+def current_to_spiking(kind="offset", G=G_DEFAULT, lamda=0.0, delay=None):
+    """The seed's current couplings: S_e coupling as current into E, and lambda times it into I.
+
+    ``kind="offset"`` sets ``i_offset`` (the seed's ``I_e`` update);
+    ``kind="current"`` injects a step current (the seed's dc generator).
+    The weight is :func:`current_scale`; onto I it is scaled by ``lamda``.
+    """
+    from ..proxies import CurrentFromCoupling, OffsetFromCoupling
+
+    if kind not in ("offset", "current"):
+        raise ConfigurationError(bad_value("kind", kind, "'offset' or 'current'",
+                                           "pick one of the two"))
+    make = OffsetFromCoupling if kind == "offset" else CurrentFromCoupling
+    scale = current_scale(G)
+    proxies = [make("S_e", "E", weight=scale, delay=delay)]
+    if lamda > 0:
+        proxies.append(make("S_e", "I", weight=lamda * scale, delay=delay))
+    return proxies
+
+
 def default_to_tvb():
     """The seed's spiking -> TVB interface: E and I rates into ``Rin_e``, ``Rin_i``."""
     from ..proxies import SpikeRate
