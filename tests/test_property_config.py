@@ -35,7 +35,9 @@ def valid_number(x, positive=True):
 
 
 def multiple_of(x, step):
-    return abs(round(x / step) * step - x) < 1e-9 and round(x / step) >= 1
+    """Whole multiples, to the package's documented tolerance of 1e-6 of a step
+    (float32 values such as 0.10000000149 count as 0.1)."""
+    return abs(round(x / step) * step - x) <= 1e-6 * step and round(x / step) >= 1
 
 
 def mostly(valid, anything):
@@ -98,7 +100,8 @@ def invalid_parameters(c):
     return bad
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(configs())
 def test_configuration_runs_or_raises_a_named_package_error(c):
     bad = invalid_parameters(c)
