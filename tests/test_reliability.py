@@ -119,19 +119,31 @@ def test_runaway_population_stops_the_run():
 
 
 # ------------------------------------------------------------ no lost results
-def interrupt_when(cosim, t_stop_ms, how):
-    """From another thread: interrupt the main thread once the run passes t_stop_ms."""
-    def watch():
-        while cosim._committed_time < t_stop_ms:
-            time.sleep(0.001)
-        if how == "sigterm":
-            os.kill(os.getpid(), signal.SIGTERM)
-        else:
-            _thread.interrupt_main()
+def interrupt_at_window(cosim, window, how):
+    """Interrupt the run while the spiking side advances window number ``window`` (from 1).
 
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+    "keyboard": another thread calls ``_thread.interrupt_main()`` and is
+    joined, so the interrupt is pending when the main thread resumes;
+    "sigterm": the process sends itself SIGTERM.  Either way it arrives in
+    the middle of a window, as a real Ctrl-C or kill would.
+    """
+    backend = cosim.backend
+    original = backend.advance
+    calls = []
+
+    def advance(t_stop):
+        calls.append(t_stop)
+        original(t_stop)
+        if len(calls) == window:
+            if how == "sigterm":
+                os.kill(os.getpid(), signal.SIGTERM)
+            else:
+                thread = threading.Thread(target=_thread.interrupt_main)
+                thread.start()
+                thread.join()
+            time.sleep(0.01)  # the exception is raised here, at the next bytecode
+
+    backend.advance = advance
 
 
 @pytest.mark.parametrize("how", ["keyboard", "sigterm"])
@@ -140,18 +152,18 @@ def test_interrupted_run_keeps_every_completed_window(tmp_path, how, monkeypatch
     duration = 150.0
     with small_w1(seed=5) as cosim:
         reference = cosim.run(duration)
-    t_stop = random.Random(how).uniform(20.0, 120.0)
+    window = random.Random(how).randint(8, 50)  # a random window of the 58
     expected_error = pm.cosim.RunTerminated if how == "sigterm" else KeyboardInterrupt
     with small_w1(seed=5) as cosim:
-        thread = interrupt_when(cosim, t_stop, how)
+        interrupt_at_window(cosim, window, how)
         with pytest.raises(expected_error):
             cosim.run(duration, out=tmp_path / "run")
         stopped = cosim._committed_time
-    thread.join(timeout=5)
+        interval = cosim.n_sync * cosim.dt
     saved = pm.Result.load(tmp_path / "run")
     assert not saved.complete
     assert ("SIGTERM" in saved.reason) if how == "sigterm" else ("KeyboardInterrupt" in saved.reason)
-    assert t_stop <= stopped < duration
+    assert stopped == pytest.approx((window - 1) * interval)  # the interrupted window is not kept
     raw, ref = saved.monitor("Raw"), reference.monitor("Raw")
     n = raw.sizes["time"]
     assert n == int(round(stopped / 0.1))  # every step of every completed window
