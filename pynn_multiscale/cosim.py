@@ -834,11 +834,11 @@ class CoSimulation:
         segment.spiketrains = trains
         if "analog_signals" in self.backend.capabilities:
             for name, pop in self.regions[idx].populations.items():
-                for signal in self.backend.recorded_signals(pop):
-                    signal.annotate(region=idx, region_label=label, population=name,
+                for analog in self.backend.recorded_signals(pop):
+                    analog.annotate(region=idx, region_label=label, population=name,
                                     simulator=self.backend.name)
-                    signal.segment = segment
-                    segment.analogsignals.append(signal)
+                    analog.segment = segment
+                    segment.analogsignals.append(analog)
         return block
 
     def metadata(self) -> dict:

@@ -178,7 +178,7 @@ def _check_range(name, value, lo, hi, strict_lo=False):
             or not math.isfinite(value) or value < lo or value > hi or (strict_lo and value <= lo):
         span = f"{'>' if strict_lo else '>='} {lo:g}" + (f" and <= {hi:g}" if math.isfinite(hi) else "")
         raise ConfigurationError(bad_value(name, value, f"a finite number {span}",
-                                           f"pass a value in that range"))
+                                           "pass a value in that range"))
 
 
 def constant_history(values, conn, dt):
