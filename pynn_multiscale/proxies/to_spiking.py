@@ -10,6 +10,22 @@ from ._checks import check_name, check_weight
 from ..errors import ConfigurationError, bad_value
 
 
+def _check_spike_input(proxy) -> str:
+    """The fields every spike-input proxy shares: names, weights, delay, receptor."""
+    name = type(proxy).__name__
+    check_name(name, "tvb_variable", proxy.tvb_variable)
+    check_name(name, "population", proxy.population)
+    for field_name in ("weight", "synapse_weight"):
+        object.__setattr__(proxy, field_name, check_weight(name, field_name,
+                                                           getattr(proxy, field_name)))
+    if proxy.delay is not None:
+        object.__setattr__(proxy, "delay", check_weight(name, "delay", proxy.delay, allow_zero=False))
+    if proxy.receptor_type not in ("excitatory", "inhibitory"):
+        raise ConfigurationError(bad_value(f"{name}.receptor_type", proxy.receptor_type,
+                                           "'excitatory' or 'inhibitory'", "pick one of the two"))
+    return name
+
+
 @dataclass(frozen=True)
 class RateToPoisson:
     """A TVB rate drives a population through independent Poisson trains.
@@ -53,23 +69,12 @@ class RateToPoisson:
     shared_fraction: float = 0.0
 
     def __post_init__(self):
-        name = type(self).__name__
-        check_name(name, "tvb_variable", self.tvb_variable)
-        check_name(name, "population", self.population)
-        object.__setattr__(self, "weight", check_weight(name, "weight", self.weight))
-        object.__setattr__(self, "synapse_weight",
-                           check_weight(name, "synapse_weight", self.synapse_weight))
-        if self.delay is not None:
-            object.__setattr__(self, "delay", check_weight(name, "delay", self.delay, allow_zero=False))
+        name = _check_spike_input(self)
         fraction = check_weight(name, "shared_fraction", self.shared_fraction)
         if fraction > 1:
             raise ConfigurationError(bad_value(f"{name}.shared_fraction", fraction,
                                                "a fraction in [0, 1]", "pass e.g. 0.1"))
         object.__setattr__(self, "shared_fraction", fraction)
-        if self.receptor_type not in ("excitatory", "inhibitory"):
-            raise ConfigurationError(bad_value(
-                f"{name}.receptor_type", self.receptor_type, "'excitatory' or 'inhibitory'",
-                "pick one of the two"))
 
     #: What the backend must be able to do.
     capability = "poisson_rate"
@@ -170,17 +175,8 @@ class ElephantTrains:
     correlation: float = 0.0
 
     def __post_init__(self):
-        name = type(self).__name__
-        check_name(name, "tvb_variable", self.tvb_variable)
-        check_name(name, "population", self.population)
-        for field_name in ("weight", "synapse_weight", "correlation"):
-            object.__setattr__(self, field_name, check_weight(name, field_name,
-                                                              getattr(self, field_name)))
-        if self.delay is not None:
-            object.__setattr__(self, "delay", check_weight(name, "delay", self.delay, allow_zero=False))
-        if self.receptor_type not in ("excitatory", "inhibitory"):
-            raise ConfigurationError(bad_value(f"{name}.receptor_type", self.receptor_type,
-                                               "'excitatory' or 'inhibitory'", "pick one of the two"))
+        name = _check_spike_input(self)
+        object.__setattr__(self, "correlation", check_weight(name, "correlation", self.correlation))
         if self.process not in ("poisson", "sip", "mip"):
             raise ConfigurationError(bad_value(f"{name}.process", self.process,
                                                "'poisson', 'sip' or 'mip'", "pick one of the three"))
