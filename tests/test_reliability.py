@@ -154,12 +154,18 @@ def test_interrupted_run_keeps_every_completed_window(tmp_path, how, monkeypatch
         reference = cosim.run(duration)
     window = random.Random(how).randint(8, 50)  # a random window of the 58
     expected_error = pm.cosim.RunTerminated if how == "sigterm" else KeyboardInterrupt
-    with small_w1(seed=5) as cosim:
-        interrupt_at_window(cosim, window, how)
-        with pytest.raises(expected_error):
-            cosim.run(duration, out=tmp_path / "run")
-        stopped = cosim._committed_time
-        interval = cosim.n_sync * cosim.dt
+    # a shell that starts a job in the background ignores SIGINT for it, and then
+    # interrupt_main() does nothing: give SIGINT Python's usual handler for the test
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with small_w1(seed=5) as cosim:
+            interrupt_at_window(cosim, window, how)
+            with pytest.raises(expected_error):
+                cosim.run(duration, out=tmp_path / "run")
+            stopped = cosim._committed_time
+            interval = cosim.n_sync * cosim.dt
+    finally:
+        signal.signal(signal.SIGINT, previous)
     saved = pm.Result.load(tmp_path / "run")
     assert not saved.complete
     assert ("SIGTERM" in saved.reason) if how == "sigterm" else ("KeyboardInterrupt" in saved.reason)
