@@ -10,24 +10,35 @@ from ._checks import check_name, check_weight
 from ..errors import ConfigurationError, bad_value
 
 
-def _check_spike_input(proxy) -> str:
-    """The fields every spike-input proxy shares: names, weights, delay, receptor."""
-    name = type(proxy).__name__
-    check_name(name, "tvb_variable", proxy.tvb_variable)
-    check_name(name, "population", proxy.population)
-    for field_name in ("weight", "synapse_weight"):
-        object.__setattr__(proxy, field_name, check_weight(name, field_name,
-                                                           getattr(proxy, field_name)))
-    if proxy.delay is not None:
-        object.__setattr__(proxy, "delay", check_weight(name, "delay", proxy.delay, allow_zero=False))
-    if proxy.receptor_type not in ("excitatory", "inhibitory"):
-        raise ConfigurationError(bad_value(f"{name}.receptor_type", proxy.receptor_type,
-                                           "'excitatory' or 'inhibitory'", "pick one of the two"))
-    return name
+@dataclass(frozen=True)
+class _SpikeInput:
+    """The fields every spike-input proxy shares, and their checks."""
+
+    tvb_variable: str
+    population: str
+    weight: float = 1.0
+    synapse_weight: float = 0.0
+    delay: float | None = None
+    receptor_type: str = "excitatory"
+
+    def __post_init__(self):
+        name = type(self).__name__
+        check_name(name, "tvb_variable", self.tvb_variable)
+        check_name(name, "population", self.population)
+        for field_name in ("weight", "synapse_weight"):
+            object.__setattr__(self, field_name, check_weight(name, field_name,
+                                                              getattr(self, field_name)))
+        if self.delay is not None:
+            object.__setattr__(self, "delay", check_weight(name, "delay", self.delay,
+                                                           allow_zero=False))
+        if self.receptor_type not in ("excitatory", "inhibitory"):
+            raise ConfigurationError(bad_value(f"{name}.receptor_type", self.receptor_type,
+                                               "'excitatory' or 'inhibitory'",
+                                               "pick one of the two"))
 
 
 @dataclass(frozen=True)
-class RateToPoisson:
+class RateToPoisson(_SpikeInput):
     """A TVB rate drives a population through independent Poisson trains.
 
     Each neuron of ``population`` receives its own inhomogeneous Poisson train
@@ -60,16 +71,11 @@ class RateToPoisson:
         correlate with this coefficient); 0 gives fully independent trains.
     """
 
-    tvb_variable: str
-    population: str
-    weight: float = 1.0
-    synapse_weight: float = 0.0
-    delay: float | None = None
-    receptor_type: str = "excitatory"
     shared_fraction: float = 0.0
 
     def __post_init__(self):
-        name = _check_spike_input(self)
+        super().__post_init__()
+        name = type(self).__name__
         fraction = check_weight(name, "shared_fraction", self.shared_fraction)
         if fraction > 1:
             raise ConfigurationError(bad_value(f"{name}.shared_fraction", fraction,
@@ -137,7 +143,7 @@ class OffsetFromCoupling(_CouplingToCurrent):
 
 
 @dataclass(frozen=True)
-class ElephantTrains:
+class ElephantTrains(_SpikeInput):
     """A TVB rate drives a population through spike trains that Elephant generates.
 
     Each window, Elephant draws one train per target neuron at
@@ -165,17 +171,12 @@ class ElephantTrains:
         In [0, 1], for ``"sip"`` and ``"mip"``.
     """
 
-    tvb_variable: str
-    population: str
-    weight: float = 1.0
-    synapse_weight: float = 0.0
-    delay: float | None = None
-    receptor_type: str = "excitatory"
     process: str = "poisson"
     correlation: float = 0.0
 
     def __post_init__(self):
-        name = _check_spike_input(self)
+        super().__post_init__()
+        name = type(self).__name__
         object.__setattr__(self, "correlation", check_weight(name, "correlation", self.correlation))
         if self.process not in ("poisson", "sip", "mip"):
             raise ConfigurationError(bad_value(f"{name}.process", self.process,
