@@ -156,10 +156,13 @@ class CoSimulation:
         one proxy per TVB source region sends that region's own value, and
         the connectome's weights and delays become those of the proxy's
         connections (``RateToPoisson`` only, ``Linear`` coupling with b = 0).
-        The values are sent one interval ahead (a time shift s equal to the
-        interval) and the connection delays are shortened by s; the default
-        interval is then half the shortest coupled delay, so that no
-        connection delay falls below the interval (docs/design.md).
+        A region TVB integrates sends its window's values before the spiking
+        side runs the window, with its full connectome delay.  A spiking
+        region's values exist only after the window: they are sent one
+        interval ahead (a time shift s equal to the interval) and their
+        connection delays are shortened by s, so the default interval is at
+        most half the shortest delay between two spiking regions; no
+        connection delay falls below the interval (docs/proxies.md).
     max_rate : float
         A population whose mean rate over a window exceeds this (Hz) stops
         the run with :class:`~pynn_multiscale.errors.NumericalError`: a
@@ -255,10 +258,11 @@ class CoSimulation:
         if coupling_mode == "spiking":
             self._check_spiking_mode(tvb, to_spiking)
         coupled = engine.min_coupled_delay()
-        if coupled is not None and coupling_mode == "spiking":
-            # values go one interval ahead and delays shrink by it: the interval is at
-            # most half of the shortest delay (in TVB's integer delay steps)
-            coupled = engine.min_coupled_idelay() * dt / 2.0
+        pair = engine.min_proxy_pair_idelay() if coupling_mode == "spiking" else None
+        if coupled is not None and pair is not None:
+            # a spiking source's value goes one interval ahead and its delay shrinks by
+            # the interval, which is then at most half of that delay (docs/proxies.md)
+            coupled = min(coupled, pair * dt / 2.0)
         if sync_interval is None:
             if coupled is None:
                 n_sync = max(1, int(round(DEFAULT_INTERVAL_NO_SPIKING / dt)))
@@ -430,6 +434,16 @@ class CoSimulation:
         return [(slot, i, j) for slot, i in enumerate(self.spiking_regions)
                 for j in range(weights.shape[1]) if j != i and weights[i, j] != 0]
 
+    def _source_shift(self, j):
+        """Time shift s (ms) of source region j's values in spiking coupling mode.
+
+        A region TVB integrates has its window's values before the spiking
+        side runs that window: they go out at once (s = 0).  A spiking
+        region's values exist only after the window: they go one interval
+        ahead (s = the interval).
+        """
+        return self.n_sync * self.dt if j in self.spiking_regions else 0.0
+
     def _source_delays(self):
         """Connection delays (ms) of the source proxies: TVB's delay, less the shift s.
 
@@ -439,36 +453,38 @@ class CoSimulation:
         takes the rest: delay = idelay * dt - s.
         """
         idelays = self.tvb.connectivity.idelays
-        shift = self.n_sync * self.dt
-        return np.array([idelays[i, j] * self.dt - shift for _, i, j in self._source_pairs()])
+        return np.array([idelays[i, j] * self.dt - self._source_shift(j)
+                         for _, i, j in self._source_pairs()])
 
     def _build_source_proxies(self):
         backend = self.backend
         a = float(np.asarray(self.tvb.coupling.a).ravel()[0])
         weights = self.tvb.connectivity.weights
         delays = self._source_delays()
-        self._source_handles = []  # per proxy: list of (handle, slot, j, rate factor)
+        # per proxy: (entries of TVB-integrated sources, entries of spiking sources),
+        # an entry being (handle, j, rate factor, shift)
+        self._source_handles = []
         for p in self.to_spiking:
-            entries = []
+            entries = ([], [])
             for (slot, i, j), delay in zip(self._source_pairs(), delays):
                 delay = round(delay / self.spiking_dt) * self.spiking_dt
                 handle = backend.add_rate_source(self.regions[i].populations[p.population]
                                                  if self.regions else None, p.synapse_weight,
                                                  delay, p.receptor_type, p.shared_fraction)
-                entries.append((handle, slot, j, p.weight * a * float(weights[i, j])))
+                shift = self._source_shift(j)
+                entries[shift > 0].append((handle, j, p.weight * a * float(weights[i, j]), shift))
             self._source_handles.append(entries)
-        # the first interval's input comes from TVB's initial history
+        # the first interval's input from spiking sources comes from TVB's initial history
         history = self.tvb.history
         steps = np.arange(self.engine.current_step - self.n_sync + 1, self.engine.current_step + 1)
-        for p, entries in zip(self.to_spiking, self._source_handles):
+        for p, (_, spiking_sources) in zip(self.to_spiking, self._source_handles):
             slot_c = self.engine.cvar_names.index(p.tvb_variable)
             values = history.buffer[steps % history.n_time, slot_c, :, 0]
-            self._send_to_sources(entries, values, -self.n_sync * self.dt)
+            self._send_to_sources(spiking_sources, values, -self.n_sync * self.dt)
 
     def _send_to_sources(self, entries, values, t0):
-        """Schedule each source's rates (values: (n_steps, n_regions)) one interval ahead."""
-        shift = self.n_sync * self.dt
-        for handle, slot, j, factor in entries:
+        """Schedule each source's rates (values: (n_steps, n_regions)), each with its shift."""
+        for handle, j, factor, shift in entries:
             self.backend.set_rates(handle, t0 + shift, self.dt, factor * values[:, j])
 
     def _initial_value(self, proxy, idx):
@@ -656,6 +672,10 @@ class CoSimulation:
                     backend.set_currents(handle, t0, self.dt, values[:, slot])
                 else:
                     backend.set_offset(handle, values[:, slot].mean())
+        if self.coupling_mode == "spiking":
+            for p, (tvb_sources, _) in zip(self.to_spiking, self._source_handles):
+                var = engine.state_variables.index(p.tvb_variable)
+                self._send_to_sources(tvb_sources, window.states[:, var, :, 0], t0)
         # 3. The spiking side advances.
         backend.advance(t0 + n_steps * self.dt)
         # 4. Spiking -> TVB.
@@ -680,10 +700,10 @@ class CoSimulation:
         # 5.-8. History, coupling, non-state variables, monitors.
         samples = engine.commit(window, proxy_states)
         if self.coupling_mode == "spiking":
-            for p, entries in zip(self.to_spiking, self._source_handles):
+            for p, (_, spiking_sources) in zip(self.to_spiking, self._source_handles):
                 var = engine.state_variables.index(p.tvb_variable)
                 # finite: TVB's states and the spiking side's values were checked above
-                self._send_to_sources(entries, window.states[:, var, :, 0], t0)
+                self._send_to_sources(spiking_sources, window.states[:, var, :, 0], t0)
         # The window is complete: keep its outputs (results written after an
         # interruption stop at the last time set here).
         for key, chunk in new_spikes.items():

@@ -121,6 +121,15 @@ class TVBEngine:
         mask = self._coupled_mask()
         return int(self.sim.connectivity.idelays[mask].min()) if mask.any() else None
 
+    def min_proxy_pair_idelay(self) -> int | None:
+        """Shortest integer delay over non-zero-weight connections between two proxies."""
+        conn = self.sim.connectivity
+        inds = np.asarray(self.proxy_inds)
+        sub = conn.idelays[np.ix_(inds, inds)]
+        mask = conn.weights[np.ix_(inds, inds)] != 0
+        np.fill_diagonal(mask, False)
+        return int(sub[mask].min()) if mask.any() else None
+
     # --------------------------------------------------------------- stepping
     @property
     def time(self) -> float:

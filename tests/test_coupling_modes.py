@@ -11,7 +11,7 @@ import pytest
 import pyNN.nest as sim
 
 import pynn_multiscale as pm
-from tvb_helpers import held_rate_simulator
+from tvb_helpers import held_rate_simulator, step_rate_simulator
 
 DT = 0.1
 WEIGHTS = [[0, 0, 0], [0, 0, 0], [0.5, 1.0, 0]]  # region 2 reads regions 0 and 1
@@ -54,12 +54,13 @@ def test_both_modes_deliver_the_same_mean_input():
     expected = N * W * (0.5 * 20.0 + 1.0 * 10.0) * T / 1000.0
     assert abs(tvb_count - spk_count) < 3 * np.sqrt(tvb_count + spk_count), (tvb_count, spk_count)
     # and both match TVB's rates; the first spikes arrive after the latency (0.2 ms in tvb
-    # mode, 1.7 and 3.7 ms per source in spiking mode): at most 11 spikes, against 3 SD = 1342
+    # mode, the connectome delays 3 and 5 ms in spiking mode, whose sources TVB integrates
+    # and so are sent unshifted): at most 16 spikes, against 3 SD = 1342
     for count in (tvb_count, spk_count):
         assert abs(count - expected) < 3 * np.sqrt(expected), (count, expected)
-    # the intervals: 3 ms (the shortest delay) and 1.5 ms (half of it) in spiking mode
-    assert tvb_sync == 30 and spk_sync == 15
-    assert spk_min_delay >= 1.5 - 1e-9  # no connection delay below the interval
+    # the interval is the shortest delay, 3 ms, in both modes: no spiking region is a source
+    assert tvb_sync == 30 and spk_sync == 30
+    assert spk_min_delay >= 3.0 - 1e-9  # no connection delay below the interval
 
 
 @pytest.mark.parametrize("delay", [3.0, 4.6])
@@ -85,9 +86,43 @@ def test_step_reaches_the_spiking_region_at_the_connectome_delay(delay):
                                                               synapse_weight=0.001)],
                          to_tvb=[pm.proxies.SpikeRate("E", "R")]) as cosim:
         result = cosim.run(duration)
+        n_sync = cosim.n_sync
     (train,) = result.spiking[1].segments[0].spiketrains
     first = float(train.rescale("ms").min())
     assert t_step + delay <= first <= t_step + delay + DT + 1e-9, first
+    # a spiking source goes one interval ahead: the interval is at most half the delay
+    assert n_sync * DT <= delay / 2 + 1e-9
+
+
+@pytest.mark.parametrize("delay", [2.6, 4.6])
+def test_step_in_a_tvb_region_reaches_the_spiking_region_at_the_connectome_delay(delay):
+    """The same for a source that TVB integrates (sent unshifted, the full delay).
+
+    Region 0 is TVB's: its R jumps from 0 to 2 kHz at step t_R.  Region 1:
+    parrots.  Their first spike: t_R + d, within one spiking step.
+    """
+    duration = 40.0
+    tvb = step_rate_simulator([[0, 0], [1, 0]], [[0, delay], [delay, 0]], t_step=20.0,
+                              rate=2000.0)
+
+    def build(sim, idx, label, rng):
+        return pm.SpikingRegion({"E": parrots(sim, 100, label)})
+
+    with pm.CoSimulation(tvb, sim, spiking_regions=[1], build_region=build, max_rate=np.inf,
+                         coupling_mode="spiking", seed=2,
+                         to_spiking=[pm.proxies.RateToPoisson("R", "E", weight=1.0,
+                                                              synapse_weight=0.001)],
+                         to_tvb=[pm.proxies.SpikeRate("E", "Rin")]) as cosim:
+        result = cosim.run(duration)
+        n_sync = cosim.n_sync
+    raw = result.monitor("Raw")
+    r0 = raw.sel(variable="R").isel(region=0).values.ravel()
+    t_r = float(raw.time.values[np.argmax(r0 > 0)])
+    assert abs(t_r - 20.1) < 1e-6, t_r  # the clock's step
+    (train,) = result.spiking[1].segments[0].spiketrains
+    first = float(train.rescale("ms").min())
+    assert t_r + delay - 1e-9 <= first <= t_r + delay + DT + 1e-9, (first, t_r)
+    assert n_sync * DT == pytest.approx(delay)  # no spiking source: the full delay
 
 
 def test_spiking_mode_refuses_what_it_cannot_do():
