@@ -76,7 +76,9 @@ def make_cosim(sim, regions, neurons, seed, kind, mode, log=None):
     cosim = pm.CoSimulation(tvb, sim, spiking_regions=regions, build_region=build,
                             to_spiking=proxies_for(kind, n_e), to_tvb=rww.default_to_tvb(),
                             seed=seed, progress=False, coupling_mode=mode,
-                            min_delay=rww.NETWORK_PARAMS["delay"] if kind == "offset" else None)
+                            # the network's synaptic delay: in spiking mode every proxy
+                            # delay is longer, and the offset proxy has none
+                            min_delay=rww.NETWORK_PARAMS["delay"])
     return cosim, build
 
 

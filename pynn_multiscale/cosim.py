@@ -69,6 +69,24 @@ def _sigterm_raises():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _chain(exc):
+    """An exception and the ones it was raised from or while handling."""
+    seen = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def _is_delay_error(exc) -> bool:
+    """A simulator's refusal of a delay below its minimum delay (NEST: BadDelay)."""
+    return any(type(e).__name__ == "BadDelay" or "min_delay" in str(e) for e in _chain(exc))
+
+
+def _root_message(exc) -> str:
+    return str(_chain(exc)[-1]).strip()
+
+
 def _describe(proxy) -> dict:
     """A proxy's kind and fields, JSON-compatible (other objects by their repr)."""
     out = {"kind": type(proxy).__name__}
@@ -498,7 +516,18 @@ class CoSimulation:
         backend = self.backend
         for slot, idx in enumerate(self.spiking_regions):
             rng = NumpyRNG(seed=self._seeds["regions"][slot])
-            region = check_built_region(build_region(backend.sim, idx, labels[idx], rng), idx)
+            try:
+                built = build_region(backend.sim, idx, labels[idx], rng)
+            except Exception as exc:
+                if _is_delay_error(exc):
+                    raise ConfigurationError(bad_value(
+                        "min_delay", self.min_delay,
+                        f"at most every delay that build_region creates (building region {idx} "
+                        f"({labels[idx]}) failed: {_root_message(exc)})",
+                        "pass min_delay=<the network's shortest synaptic delay> to "
+                        "CoSimulation")) from exc
+                raise
+            region = check_built_region(built, idx)
             self.regions[idx] = region
         for i, p in enumerate(self.to_spiking + self.to_tvb):
             if isinstance(p, _proxies.Replay):

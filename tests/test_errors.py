@@ -138,3 +138,19 @@ def test_use_case_builder_checks_its_parameters():
     with pytest.raises(pm.ConfigurationError) as excinfo:
         rww.build_spiking_region(sim, 0, "x", None, params={"w_EE": 0.1})
     assert_message(excinfo, "params", "w_EE", "w_ee")
+
+
+def test_network_delay_below_min_delay():
+    """The builder's synapses are shorter than min_delay: name min_delay, not PyNN's mishap."""
+    def region_with_short_synapses(sim, idx, label, rng):
+        pop = sim.Population(10, sim.IF_cond_alpha(**rww.CELL_PARAMS), label=f"{label}_E")
+        sim.Projection(pop, pop, sim.AllToAllConnector(),
+                       sim.StaticSynapse(weight=0.001, delay=1.0))
+        return pm.SpikingRegion({"E": pop})
+
+    with pytest.raises(pm.ConfigurationError) as excinfo:
+        pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=[31],
+                        build_region=region_with_short_synapses, min_delay=2.0,
+                        to_spiking=[pm.proxies.RateToPoisson("R_e", "E", weight=1.0, delay=2.0)],
+                        to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")])
+    assert_message(excinfo, "min_delay", "2.0", "region 31", "min_delay=")
