@@ -226,13 +226,13 @@ def main(argv=None):
         build_s = time.perf_counter() - t0
         log["labels"] = {idx: cosim.engine.region_labels[idx] for idx in regions}
         windows = log["windows"] = []
-        original_window = cosim._window
+        original_window = cosim._begin_window
 
         def window(n_steps, original=original_window, cosim=cosim):
             windows.append((cosim.engine.time, n_steps, cosim.dt))
             return original(n_steps)
 
-        cosim._window = window
+        cosim._begin_window = window
         import nest
 
         t0 = time.perf_counter()

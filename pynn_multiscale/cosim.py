@@ -33,7 +33,7 @@ import numpy as np
 
 from . import proxies as _proxies
 from .backends import get_backend
-from .backends.base import counts_per_step
+from .backends.base import counts_per_step, run_windows
 from .proxies.to_tvb import smooth
 from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError,
                      NumericalError, bad_value)
@@ -595,18 +595,28 @@ class CoSimulation:
         if n_total % self.n_sync:
             windows.append(n_total % self.n_sync)
         bar = self._progress_bar(len(windows))
-        last_spike_flush = _time.monotonic()
+        last_spike_flush = [_time.monotonic()]
+        t_start = self.engine.time
+        t_stops = t_start + self.dt * np.cumsum(windows)
+        pending = []
+
+        def between(k):
+            """The spiking side has reached t_stops[k]: finish window k, begin k + 1."""
+            self._end_window(pending.pop())
+            if bar is not None:
+                bar.update(1)
+            if writer is not None and (k + 1) % self.flush_windows == 0:
+                spikes_due = _time.monotonic() - last_spike_flush[0] > self.flush_spikes_s
+                self._flush(writer, spikes=spikes_due)
+                if spikes_due:
+                    last_spike_flush[0] = _time.monotonic()
+            if k + 1 < len(windows):
+                pending.append(self._begin_window(windows[k + 1]))
+
         try:
             with _sigterm_raises():
-                for done, n_steps in enumerate(windows, 1):
-                    self._window(n_steps)
-                    if bar is not None:
-                        bar.update(1)
-                    if writer is not None and done % self.flush_windows == 0:
-                        spikes_due = _time.monotonic() - last_spike_flush > self.flush_spikes_s
-                        self._flush(writer, spikes=spikes_due)
-                        if spikes_due:
-                            last_spike_flush = _time.monotonic()
+                pending.append(self._begin_window(windows[0]))
+                run_windows(self.backend, t_stops, between)
         except BaseException as exc:
             self._broken = f"{type(exc).__name__}: {exc}".rstrip(": ")
             if writer is not None:
@@ -677,6 +687,13 @@ class CoSimulation:
         return tqdm(total=total, unit="window", delay=3.0, desc="co-simulation")
 
     def _window(self, n_steps):
+        """One whole window, with the spiking side advanced in between (tests, benchmarks)."""
+        pending = self._begin_window(n_steps)
+        self.backend.advance(pending[0] + n_steps * self.dt)
+        self._end_window(pending)
+
+    def _begin_window(self, n_steps):
+        """Steps 1-2: TVB integrates the window and the proxies schedule its input."""
         engine, backend = self.engine, self.backend
         t0 = engine.time
         proxy_inds = engine.proxy_inds
@@ -705,8 +722,12 @@ class CoSimulation:
             for p, (tvb_sources, _) in zip(self.to_spiking, self._source_handles):
                 var = engine.state_variables.index(p.tvb_variable)
                 self._send_to_sources(tvb_sources, window.states[:, var, :, 0], t0)
-        # 3. The spiking side advances.
-        backend.advance(t0 + n_steps * self.dt)
+        return t0, window, n_steps
+
+    def _end_window(self, pending):
+        """Steps 4-8, once the spiking side has run the window (step 3)."""
+        t0, window, n_steps = pending
+        engine, backend = self.engine, self.backend
         # 4. Spiking -> TVB.
         window_spikes, new_spikes = {}, {}
         for key, handle in self._counters.items():

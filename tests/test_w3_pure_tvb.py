@@ -40,8 +40,8 @@ def test_no_spiking_regions_reproduces_tvb(model_name, conn_name, sync_interval,
     expected = reference.run(simulation_length=duration)
 
     windows = []
-    original = pm.CoSimulation._window
-    monkeypatch.setattr(pm.CoSimulation, "_window",
+    original = pm.CoSimulation._begin_window
+    monkeypatch.setattr(pm.CoSimulation, "_begin_window",
                         lambda self, n: (windows.append(n), original(self, n))[1])
     with pm.CoSimulation(make_simulator(model_name, conn_name), ReplayBackend(),
                          sync_interval=sync_interval) as cosim:

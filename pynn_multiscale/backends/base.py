@@ -11,7 +11,7 @@ value ``k`` holds on ``(t0 + k*dt, t0 + (k+1)*dt]``.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -50,11 +50,33 @@ class Backend(Protocol):
     def window_spikes(self, handle) -> tuple[np.ndarray, np.ndarray]:
         """Spike times and neuron indices recorded since the previous call."""
 
+    # Optional: ``run_windows(t_stops, between)``, see :func:`run_windows`.
+
     def finish(self) -> None:
         """Release the simulator (the co-simulation is over)."""
 
     def version(self) -> str:
         """The simulator's version string."""
+
+
+def run_windows(backend, t_stops, between: Callable[[int], None]) -> None:
+    """Run the spiking side through the window ends ``t_stops``, calling ``between(k)`` at each.
+
+    ``between(k)`` is called once the simulator has reached ``t_stops[k]``
+    and before it goes on: it reads window k's output and schedules the
+    input of window k + 1.  An exception it raises stops the run and
+    propagates.  A backend whose simulator runs best as one long run that
+    calls back into Python (Brian2's network operations, NEURON's events)
+    implements ``run_windows`` itself; otherwise the windows are a loop
+    over :meth:`Backend.advance`.
+    """
+    native = getattr(backend, "run_windows", None)
+    if native is not None:
+        native(t_stops, between)
+        return
+    for k, t_stop in enumerate(t_stops):
+        backend.advance(t_stop)
+        between(k)
 
 
 def counts_per_step(times: np.ndarray, t0: float, dt: float, n_steps: int) -> np.ndarray:
