@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pynn_multiscale as pm  # noqa: E402
 from pynn_multiscale.models import red_wong_wang as rww  # noqa: E402
 
-SIMULATORS = {"nest": "pyNN.nest"}
+SIMULATORS = {"nest": "pyNN.nest", "brian2": "pyNN.brian2", "neuron": "pyNN.neuron"}
 
 
 def main(argv=None):

@@ -12,7 +12,7 @@ from ..errors import CapabilityError, ConfigurationTypeError, bad_value
 from .base import Backend
 
 #: PyNN module name -> backend module within this package.
-_BACKENDS = {"pyNN.nest": "nest"}
+_BACKENDS = {"pyNN.nest": "nest", "pyNN.brian2": "brian2", "pyNN.neuron": "neuron"}
 
 
 def get_backend(sim) -> Backend:
@@ -28,7 +28,7 @@ def get_backend(sim) -> Backend:
         if name.startswith("pyNN."):
             raise CapabilityError(
                 f"sim={name} is not supported yet: the backends available are "
-                f"{sorted(_BACKENDS)}. Fix: import pyNN.nest as sim.")
+                f"{sorted(_BACKENDS)}. Fix: import one of them, e.g. import pyNN.nest as sim.")
         raise ConfigurationTypeError(bad_value(
             "sim", name, "a PyNN simulator module (e.g. pyNN.nest)", "import pyNN.nest as sim"))
     from importlib import import_module
