@@ -82,11 +82,23 @@ def make_cosim(sim, regions, neurons, seed, kind, mode, log=None):
     return cosim, build
 
 
-def _record_sources(sim, log):
-    """Log every source the next NEST backend creates and every value it is sent."""
-    from pynn_multiscale.backends import nest as nest_backend
+def _backend_class(sim):
+    """The backend class that CoSimulation will create for the PyNN module ``sim``."""
+    import importlib
 
-    cls = nest_backend.NestBackend
+    from pynn_multiscale.backends import _BACKENDS
+
+    module = importlib.import_module(f"pynn_multiscale.backends.{_BACKENDS[sim.__name__]}")
+    return getattr(module, _CLASSES[sim.__name__])
+
+
+_CLASSES = {"pyNN.nest": "NestBackend", "pyNN.brian2": "Brian2Backend",
+            "pyNN.neuron": "NeuronBackend"}
+
+
+def _record_sources(sim, log):
+    """Log every source the next backend creates and every value it is sent."""
+    cls = _backend_class(sim)
     originals = {name: getattr(cls, name) for name in
                  ("add_rate_source", "add_current_source", "add_offset", "add_train_sources",
                   "set_rates", "set_currents", "set_offset", "set_trains")}
@@ -115,10 +127,9 @@ def _record_sources(sim, log):
 def spiking_alone(sim, regions, build, seed, dt, min_delay, max_delay, duration, log):
     """The same regions and the same sources, fed every value the co-simulation sent, one run.
 
-    Rate and current schedules go to the same two alternating generators as in
-    the co-simulation (same windows each), spike trains to the same
-    generators; a per-window offset current becomes a step current with the
-    same per-window amplitudes (the same input, but a parameter cannot
+    Each source gets its whole schedule (every window's values, in order)
+    in one call; a per-window offset current becomes a step current with
+    the same per-window amplitudes (the same input, but a parameter cannot
     change inside one run).
     """
     from pyNN.random import NumpyRNG
@@ -144,16 +155,13 @@ def spiking_alone(sim, regions, build, seed, dt, min_delay, max_delay, duration,
         values = log["values"][key]
         if name == "add_rate_source":
             handle = backend.add_rate_source(pop, *args)
-            _replay_schedule(backend, handle, values, "rate_times", "rate_values",
-                             lambda h: [("", h["generators"], 1.0 - h["shared_fraction"])] +
-                             ([("", h["shared"], h["shared_fraction"])] if "shared" in h else []))
+            _replay_schedule(backend.set_rates, handle, values)
         elif name in ("add_current_source", "add_offset"):
             handle = backend.add_current_source(pop, *args)
             if name == "add_offset":  # per-window value -> a step current over the window
                 values = [("set_currents", (t0, dt_, np.full(n, v)))
                           for (_, (v,)), (t0, n, dt_) in zip(values, log["windows"])]
-            _replay_schedule(backend, handle, values, "amplitude_times", "amplitude_values",
-                             lambda h: [("", h["generators"], 1000.0)])
+            _replay_schedule(backend.set_currents, handle, values)
         else:
             handle = backend.add_train_sources(pop, *args)
             per_neuron = [[] for _ in range(pop.size)]
@@ -174,24 +182,16 @@ def spiking_alone(sim, regions, build, seed, dt, min_delay, max_delay, duration,
     return elapsed, {key: 1000.0 * n / (sizes[key] * duration) for key, n in counts.items()}
 
 
-def _replay_schedule(backend, handle, values, times_key, values_key, targets):
-    """Give each of a handle's two generators its windows' schedules, all at once."""
-    for turn in (0, 1):
-        for _, generators, factor in targets(handle):
-            times, vals = [], []
-            for _, (t0, dt, window_values) in values[turn::2]:
-                n = len(window_values)
-                times.append(t0 + dt * np.arange(1, n + 2))
-                vals.append(np.append(factor * np.asarray(window_values), 0.0))
-            if times:
-                backend._set_status(generators[turn], {
-                    times_key: np.round(np.concatenate(times), 10),
-                    values_key: np.concatenate(vals)})
+def _replay_schedule(setter, handle, values):
+    """Every window's values of one source, in one call from the first window's start."""
+    if values:
+        (_, (t_first, dt, _)) = values[0]
+        setter(handle, t_first, dt, np.concatenate([np.asarray(v) for _, (_, _, v) in values]))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--simulator", default="nest", choices=["nest"])
+    parser.add_argument("--simulator", default="nest", choices=["nest", "brian2", "neuron"])
     parser.add_argument("--duration", type=float, default=1000.0, help="ms (default 1000)")
     parser.add_argument("--regions", type=int, default=2, help="spiking regions (default 2)")
     parser.add_argument("--neurons", type=int, default=1000, help="neurons per region (80%% E)")
@@ -218,6 +218,7 @@ def main(argv=None):
     cosim.close()
 
     cosim_times, alone_times, tvb_times = [], [], []
+    nest_min_delay = None
     for _ in range(max(1, args.repeats)):
         log = {}
         t0 = time.perf_counter()
@@ -233,12 +234,14 @@ def main(argv=None):
             return original(n_steps)
 
         cosim._begin_window = window
-        import nest
 
         t0 = time.perf_counter()
         result = cosim.run(args.duration)
         cosim_times.append(time.perf_counter() - t0)
-        nest_min_delay = nest.min_delay
+        if args.simulator == "nest":
+            import nest
+
+            nest_min_delay = nest.min_delay
         log["restore"]()
         sync_ms = cosim.n_sync * cosim.dt
         dt, min_delay, max_delay = cosim.spiking_dt, cosim.min_delay, cosim._max_delay()
