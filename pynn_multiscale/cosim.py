@@ -839,6 +839,11 @@ class CoSimulation:
     # -------------------------------------------------------------- results
     def result(self, complete: bool = True, reason: str | None = None) -> Result:
         """The results recorded so far, as a :class:`~pynn_multiscale.results.Result`."""
+        if self._closed:
+            raise ConfigurationError(
+                "result() on a closed CoSimulation: its spiking regions are released. Fix: "
+                "keep the Result that run() returns, or pass out= to run() and use "
+                "Result.load.")
         if self._writer is not None:
             raise ConfigurationError(
                 f"the results were streamed to {self._writer.path}. Fix: open them with "
@@ -950,10 +955,19 @@ class CoSimulation:
 
     # ------------------------------------------------------------ lifecycle
     def close(self):
-        """End the spiking simulator.  The object cannot run afterwards."""
+        """End the spiking simulator.  The object cannot run afterwards.
+
+        It also lets go of the spiking regions (populations, projections,
+        proxy handles).  On NEURON every cell that still exists is
+        integrated by the next run in the process, so a closed co-simulation
+        must not keep its cells alive.
+        """
         if not self._closed:
             self._closed = True
             self.backend.finish()
+            self.regions = {}
+            self._counters, self._rate_handles, self._source_handles = {}, [], []
+            self._state_readers = {}
 
     def __enter__(self):
         return self

@@ -391,3 +391,31 @@ def test_same_seed_same_spikes_different_seed_different_spikes():
     assert a[0].size > 50
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     assert not (a[0].size == c[0].size and np.array_equal(a[0], c[0]))
+
+
+def test_upstream_cells_outlive_end():
+    """Upstream defect: PyNN's NEURON cells outlive ``end()`` and every reference to them.
+
+    They are integrated by every later run in the process.  This test
+    fails once PyNN frees them; then the warning in ``NeuronBackend.setup``
+    can go.
+    """
+    from pynn_multiscale.backends.neuron import _cells_alive
+
+    sim.setup(timestep=DT, min_delay=1.0)
+    before = _cells_alive(h)
+    pop = sim.Population(20, integrator(sim))
+    sim.run(1.0)
+    sim.end()
+    del pop
+    assert _cells_alive(h) - before == 20
+
+
+def test_setup_warns_about_cells_of_an_earlier_network():
+    sim.setup(timestep=DT, min_delay=1.0)
+    sim.Population(3, integrator(sim))
+    sim.end()
+    backend = NeuronBackend(sim)
+    with pytest.warns(RuntimeWarning, match="sections of an earlier network"):
+        backend.setup(timestep=DT, min_delay=1.0, seed=1)
+    backend.finish()

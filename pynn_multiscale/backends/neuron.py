@@ -65,6 +65,16 @@ Mechanisms, and why:
   other): cells whose spikes the builder asked PyNN to record are read from
   PyNN's own vectors instead, so that ``get_data()`` keeps working.
 
+Upstream defect not worked around: PyNN never frees a NEURON network.
+Its cells are ``nrn.Section`` subclasses holding references to
+themselves, which Python's garbage collector cannot break, and
+``pyNN.neuron.projections`` keeps every Projection in a module-level list.
+The cells of a finished co-simulation therefore stay alive and are
+integrated by every later run in the process: correct, but slower.
+:meth:`NeuronBackend.setup` warns when it finds such cells;
+``tests/test_neuron_backend.py::test_upstream_cells_outlive_end`` fails
+once PyNN frees them.
+
 Upstream defect worked around: on pyNN.neuron, setting a
 ``SpikeSourcePoisson`` rate before the first run raises
 ``nrn_thread_not_initialized_for_nc_target`` (PyNN sends an event before
@@ -74,6 +84,8 @@ test_upstream_poisson_rate_before_first_run_crashes`` fails once PyNN is fixed.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -114,6 +126,14 @@ class NeuronBackend:
                 "NEURON's state is global and another CoSimulation on NEURON is still open in this "
                 "process. Fix: close it first (cosim.close(), or use 'with CoSimulation(...)'), "
                 "or run the second one in another process.")
+        leftover = _cells_alive(self.h)
+        if leftover:
+            warnings.warn(
+                f"{leftover} NEURON sections of an earlier network in this process are still "
+                "alive and will be integrated in every run of this one: PyNN never frees its "
+                "NEURON cells (see the module docstring). Results are unaffected, speed is "
+                "not. Fix: run each co-simulation on NEURON in its own process.",
+                RuntimeWarning, stacklevel=3)
         kwargs = {"timestep": timestep, "min_delay": min_delay}
         if max_delay is not None:
             kwargs["max_delay"] = max_delay
@@ -551,6 +571,14 @@ class _Source:
         self.stims = []
         self.pending = []
         self.synapses = []  # the cells can go once the co-simulation is closed
+
+
+def _cells_alive(h) -> int:
+    """Sections that exist now, besides the one PyNN creates at import."""
+    import gc
+
+    gc.collect()
+    return max(0, sum(1 for _ in h.allsec()) - 1)
 
 
 def make_backend(sim):
