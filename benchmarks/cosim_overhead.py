@@ -1,6 +1,7 @@
 """What the co-simulation loop costs over its two simulators alone (workload W1).
 
-Three timings in one process, so that they share the machine's state:
+Three timings in one benchmark run, each after a first, untimed window (the
+build and, on Brian2, the compilation are ``build_s``):
 
 * ``cosim_s``: ``CoSimulation.run(duration)``, the windowed loop;
 * ``spiking_alone_s``: the same PyNN regions with the same Poisson sources,
@@ -8,6 +9,11 @@ Three timings in one process, so that they share the machine's state:
   once for the whole duration;
 * ``tvb_alone_s``: the same TVB simulator, ``Simulator.run()`` for the whole
   duration.
+
+The two spiking runs each run in a fresh interpreter (:func:`in_child`):
+PyNN never frees a NEURON network, so in one process the second run would
+integrate the first one's cells too.  ``first_build_s`` is ``build_s`` with
+an empty Brian2 compiler cache.
 
 ``ratio = cosim_s / (spiking_alone_s + tvb_alone_s)``.  Both runs' rates are
 reported: if they are zero, or disagree, the ratio means nothing.
@@ -20,6 +26,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
 import json
 import os
 import resource
@@ -64,12 +72,15 @@ def proxies_for(kind, n_e):
 PROXY_KINDS = ["poisson", "poisson_shared", "elephant_poisson", "sip", "mip", "current", "offset"]
 
 
+def build_region(sim, idx, label, rng, n_e, n_i):
+    return rww.build_spiking_region(sim, idx, label, rng, n_e=n_e, n_i=n_i)
+
+
 def make_cosim(sim, regions, neurons, seed, kind, mode, log=None):
     n_e, n_i = int(round(0.8 * neurons)), neurons - int(round(0.8 * neurons))
     tvb = rww.tvb_simulator()
 
-    def build(sim_, idx, label, rng):
-        return rww.build_spiking_region(sim_, idx, label, rng, n_e=n_e, n_i=n_i)
+    build = functools.partial(build_region, n_e=n_e, n_i=n_i)
 
     if log is not None:
         _record_sources(sim, log)
@@ -124,7 +135,77 @@ def _record_sources(sim, log):
     log["restore"] = lambda: [setattr(cls, n, f) for n, f in originals.items()]
 
 
-def spiking_alone(sim, regions, build, seed, dt, min_delay, max_delay, duration, log):
+def in_child(function, *args):
+    """``function(*args)`` in a fresh interpreter: every timed run starts from a clean process.
+
+    PyNN never frees a NEURON network, and NEST's and Brian2's state is
+    global too: in one process, a later run would integrate an earlier
+    run's cells as well.
+    """
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, cold_cache):
+    """Build W1 and run it for ``duration`` ms (at least one window), timing both.
+
+    ``build_s`` covers building and the first window (Brian2 compiles
+    then); ``cold_cache`` gives Brian2 an empty compiler cache.  Returns the
+    timings, the rates, and the log of every value sent to the sources.
+    """
+    import importlib
+    import tempfile
+
+    sim = importlib.import_module(f"pyNN.{simulator}")
+    if cold_cache and simulator == "brian2":
+        import brian2
+
+        brian2.prefs.codegen.runtime.cython.cache_dir = tempfile.mkdtemp(prefix="brian2-cache-")
+    log = {}
+    t0 = time.perf_counter()
+    cosim, build = make_cosim(sim, regions, neurons, seed, kind, mode, log)
+    log["labels"] = {idx: cosim.engine.region_labels[idx] for idx in regions}
+    windows = log["windows"] = []
+    original = cosim._begin_window
+
+    def window(n_steps):
+        windows.append((cosim.engine.time, n_steps, cosim.dt))
+        return original(n_steps)
+
+    cosim._begin_window = window
+    first_window = cosim.n_sync * cosim.dt
+    cosim.run(first_window)
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = cosim.run(max(duration - first_window, cosim.dt))
+    cosim_s = time.perf_counter() - t0
+    out = {"build_s": build_s, "cosim_s": cosim_s, "sync_ms": first_window,
+           "dt": cosim.spiking_dt, "min_delay": cosim.min_delay, "max_delay": cosim._max_delay(),
+           "build": build, "nest_min_delay": None}
+    if simulator == "nest":
+        import nest
+
+        out["nest_min_delay"] = nest.min_delay
+    cosim.close()
+    log.pop("restore")()
+    out["log"] = log
+    out["rates"] = {(idx, st.annotations["population"]):
+                    1000.0 * len(st) / (st.annotations["size"] * float(st.t_stop.rescale("ms")))
+                    for idx in regions for st in result.spiking[idx].segments[0].spiketrains}
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    return out
+
+
+def spiking_alone_by_name(simulator, *args):
+    import importlib
+
+    return spiking_alone(importlib.import_module(f"pyNN.{simulator}"), *args)
+
+
+def spiking_alone(sim, regions, build, seed, dt, min_delay, max_delay, first_window, duration,
+                  log):
     """The same regions and the same sources, fed every value the co-simulation sent, one run.
 
     Each source gets its whole schedule (every window's values, in order)
@@ -173,6 +254,7 @@ def spiking_alone(sim, regions, build, seed, dt, min_delay, max_delay, duration,
     counters = {(idx, name): backend.add_spike_counter(pop)
                 for idx in regions for name, pop in built[idx].populations.items()}
     backend.start()
+    backend.advance(first_window)  # untimed, as in the co-simulation's timing
     t0 = time.perf_counter()
     backend.advance(duration)
     elapsed = time.perf_counter() - t0
@@ -206,61 +288,30 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
 
-    import importlib
-
-    sim = importlib.import_module(f"pyNN.{args.simulator}")
     regions = homologous_regions(args.regions)
+    common = (args.simulator, regions, args.neurons, args.seed, args.proxy, args.coupling_mode)
 
-    # first build (NEST compiles nothing, so first and warm builds differ only by caches)
-    t0 = time.perf_counter()
-    cosim, _ = make_cosim(sim, regions, args.neurons, args.seed, args.proxy, args.coupling_mode)
-    first_build = time.perf_counter() - t0
-    cosim.close()
-
+    # the first build and first window, with an empty compiler cache (Brian2 compiles then)
+    first = in_child(timed_cosimulation, *common, 0.0, True)
     cosim_times, alone_times, tvb_times = [], [], []
-    nest_min_delay = None
     for _ in range(max(1, args.repeats)):
-        log = {}
-        t0 = time.perf_counter()
-        cosim, build = make_cosim(sim, regions, args.neurons, args.seed, args.proxy,
-                                  args.coupling_mode, log)
-        build_s = time.perf_counter() - t0
-        log["labels"] = {idx: cosim.engine.region_labels[idx] for idx in regions}
-        windows = log["windows"] = []
-        original_window = cosim._begin_window
-
-        def window(n_steps, original=original_window, cosim=cosim):
-            windows.append((cosim.engine.time, n_steps, cosim.dt))
-            return original(n_steps)
-
-        cosim._begin_window = window
-
-        t0 = time.perf_counter()
-        result = cosim.run(args.duration)
-        cosim_times.append(time.perf_counter() - t0)
-        if args.simulator == "nest":
-            import nest
-
-            nest_min_delay = nest.min_delay
-        log["restore"]()
-        sync_ms = cosim.n_sync * cosim.dt
-        dt, min_delay, max_delay = cosim.spiking_dt, cosim.min_delay, cosim._max_delay()
-        cosim.close()
-        rates = {}
-        for idx in regions:
-            for st in result.spiking[idx].segments[0].spiketrains:
-                rates[(idx, st.annotations["population"])] = \
-                    1000.0 * len(st) / (st.annotations["size"] * args.duration)
-
-        alone_s, rates_alone = spiking_alone(sim, regions, build, args.seed, dt, min_delay,
-                                             max_delay, args.duration, log)
+        run = in_child(timed_cosimulation, *common, args.duration, False)
+        cosim_times.append(run["cosim_s"])
+        alone_s, rates_alone = in_child(spiking_alone_by_name, args.simulator, regions,
+                                        run["build"], args.seed, run["dt"], run["min_delay"],
+                                        run["max_delay"], run["sync_ms"], args.duration,
+                                        run["log"])
         alone_times.append(alone_s)
 
         tvb = rww.tvb_simulator(noise_seed=pm.derive_seeds(args.seed, len(regions))["tvb_noise"])
         tvb.configure()
+        tvb.run(simulation_length=run["sync_ms"])  # the untimed first window
         t0 = time.perf_counter()
-        tvb.run(simulation_length=args.duration)
+        tvb.run(simulation_length=args.duration - run["sync_ms"])
         tvb_times.append(time.perf_counter() - t0)
+    build_s, sync_ms, rates = run["build_s"], run["sync_ms"], run["rates"]
+    nest_min_delay = run["nest_min_delay"]
+    first_build = first["build_s"]
     cosim_s, alone_s, tvb_s = min(cosim_times), min(alone_times), min(tvb_times)
 
     out = {
@@ -279,7 +330,7 @@ def main(argv=None):
         "tvb_alone_s": round(tvb_s, 3),
         "ratio": round(cosim_s / (alone_s + tvb_s), 4),
         "repeats": len(cosim_times),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "peak_rss_mb": run["peak_rss_mb"],
         "rates_hz": {f"{idx}/{pop}": round(v, 3) for (idx, pop), v in rates.items()},
         "rates_alone_hz": {f"{idx}/{pop}": round(v, 3) for (idx, pop), v in rates_alone.items()},
     }
