@@ -1,0 +1,508 @@
+"""Brian2 through PyNN (``pyNN.brian2``), with the window loop inside one Brian2 run.
+
+Region builders use plain PyNN (``pyNN.brian2``).  The loop bypasses PyNN's
+``run()``: each ``Network.run`` call costs about 0.3 s of set-up on PyNN's
+Brian2 networks (FINDINGS), so :meth:`Brian2Backend.run_windows` runs all the
+windows of a ``CoSimulation.run`` as ONE ``Network.run``, and a Brian2
+``NetworkOperation`` (added to PyNN's ``simulator.state.network``) calls the
+loop's ``between(k)`` at each window end.
+
+Mechanisms, and why:
+
+* **Time.**  Brian2's step ``j`` integrates ``(j h, (j+1) h]`` and stamps the
+  spikes it detects ``j h``; NEST stamps a spike at the end of the step it
+  occurs in.  After ``Network.run`` to ``T`` the neurons' state is at ``T``
+  (co-simulation time = Brian2's clock = PyNN's ``t``) and the spikes are
+  those of steps ``j < T/h``; :meth:`~Brian2Backend.window_spikes` reports
+  them at ``(j + 1) h``, the end of their step, as NEST does.  With that
+  convention a neuron's spikes, and their delivery (a spike at ``s`` with
+  delay ``d`` changes the target's synaptic variable at ``s + d``), are the
+  same as NEST's.  One consequence: PyNN's Brian2 ``SpikeSourceArray`` emits a
+  spike given at ``t`` in the step ``(t, t + h]``, so its spikes are reported,
+  and act on their targets, one step later than on NEST (measured: a spike at
+  1.0 ms with a 1.0 ms delay moves V from 2.1 ms on NEST, 2.2 ms on Brian2).
+* **The window loop.**  A ``NetworkOperation`` in the ``start`` slot, on its
+  own clock whose period ``g h`` divides every window end (the greatest
+  common divisor of the ends, in steps), sees the state after the steps
+  before a window end; it calls ``between(k)`` when the step is a window end
+  and returns at once otherwise.  The last end is handled after the run
+  returns.  An exception in ``between`` stops the network and is re-raised,
+  unchanged, once ``Network.run`` returns.
+* **TVB rates -> Poisson input.**  No spike source at all: a
+  ``run_regularly`` operation on the PyNN population's ``NeuronGroup``, in the
+  ``synapses`` slot, adds ``weight * poisson(lambda_j)`` to the receptor's
+  variable (the variable PyNN's ``Projection`` increments: ``ye`` for alpha
+  synapses, ``ge``/``ie`` for exponential ones) of every neuron, every step.
+  Each neuron's input count per step is therefore exactly Poisson whatever
+  ``rate * dt`` is (Brian2's ``PoissonGroup`` fires at most one spike per
+  step, which makes a several-kHz input sub-Poisson; FINDINGS).  The
+  synaptic delay is not a queue but a shift of the schedule: a NEST
+  generator spike stamped ``s`` (rate value ``k`` gives stamps in
+  ``[t0 + (k+1) dt, t0 + (k+2) dt)``, measured on NEST 3.10) reaches its
+  target at ``s + d``, which on Brian2 is the end of step ``(s + d)/h - 1``.
+  A shared fraction ``f`` is drawn once per step for the whole population
+  (numpy, seeded), one ``min_delay`` later, as NEST's parrot relay does.
+* **Schedules inside one run.**  ``lambda_j`` comes from a ``TimedArray``
+  used as a ring buffer of ``ring_steps`` steps, indexed by
+  ``timestep(t, dt) % ring_steps``.  ``set_rates`` writes into a Python-side
+  schedule of any length; the part within the ring's horizon is copied into
+  the ``TimedArray``'s values in place (the compiled code reads that buffer
+  on every step), and the network operation extends the horizon at least
+  every ``ring_steps / 2`` steps.  Writing the buffer in place relies on
+  Brian2 (2.9) passing the ``TimedArray``'s own ``values`` array to the
+  generated code; ``test_brian2_backend.py::test_rate_step_latency`` fails if
+  that ever stops being true.
+* **Step currents.**  The same ring; a ``run_regularly`` in the
+  ``before_groups`` slot adds the change of amplitude to PyNN's ``i_inj``
+  (which PyNN's own current sources also change by differences).  Amplitude
+  ``k`` drives the integration steps ``(t_{k+1} + d, t_{k+2} + d]``, as on NEST.
+* **Spike trains.**  A ring of per-neuron spike counts (``ring_steps_trains``
+  steps, one column per neuron), injected like the Poisson counts.
+* **Spikes -> counts.**  A ``SpikeMonitor`` per population; each window reads
+  only the entries after the previous read, and once a monitor holds
+  ``flush_events`` spikes it is emptied (``resize(0)`` and ``N = 0``, between
+  two steps): the cost and memory per window stay bounded.
+* **Seeding.**  PyNN's Brian2 backend ignores seeds; ``setup`` calls
+  ``brian2.seed(seed)`` (which also seeds numpy's global generator, used by
+  Brian2's runtime random numbers).
+
+Upstream defects worked around here (tests in ``tests/test_brian2_backend.py``):
+
+* ``SpikeSourcePoisson.set(rate=...)`` on ``pyNN.brian2`` silently does
+  nothing (it overwrites a Python attribute, not Brian2's ``rates``):
+  ``test_upstream_spike_source_poisson_set_rate_is_ignored`` fails once fixed.
+  This backend does not use ``SpikeSourcePoisson``.
+* PyNN's ``SpikeGeneratorGroup`` (``SpikeSourceArray``) runs on Brian2's
+  ``defaultclock``, not on PyNN's network clock: ``setup`` sets
+  ``defaultclock.dt`` to the time step so both agree.
+* PyNN's ``setup`` ignores ``seed`` on Brian2 (see Seeding).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import CapabilityError, ConfigurationError, KernelInUseError
+
+#: PyNN's Brian2 state is global: at most one live backend per process.
+_ACTIVE = {"backend": None}
+
+
+class _Ring:
+    """Values per Brian2 step (``width`` columns), fed from a Python-side schedule.
+
+    The Brian2 side is a 1-D ``TimedArray`` of ``size * width`` values; the
+    value of step ``j``, column ``i`` lives at ``(j % size) * width + i``.
+    The ring holds the steps ``[horizon - size + 1, horizon)``: the step
+    before the current one stays readable (currents use differences).
+    """
+
+    def __init__(self, brian2, name, width, size, dt_s):
+        self.width, self.size = int(width), int(size)
+        self.array = brian2.TimedArray(np.zeros(self.size * self.width), dt=dt_s * brian2.second,
+                                       name=name)
+        self.values = self.array.values  # the buffer the generated code reads
+        self.values.flags.writeable = True
+        self.name = name
+        self._sched = np.zeros((0, self.width))
+        self._base = 0  # step of _sched[0]
+        self._used = 0  # rows of _sched in use
+        self.horizon = 0
+
+    def write(self, j0, rows, now):
+        """Schedule ``rows`` (n x width) for steps ``j0 .. j0 + n - 1``."""
+        rows = np.asarray(rows, dtype=float).reshape(-1, self.width)
+        j1 = j0 + rows.shape[0]
+        if j0 < now:
+            raise RuntimeError(
+                f"input scheduled for step {j0} but the simulation is already at step {now}")
+        end = j1 - self._base
+        if end > self._sched.shape[0]:
+            grown = np.zeros((max(end, 2 * self._sched.shape[0]), self.width))
+            grown[:self._used] = self._sched[:self._used]
+            self._sched = grown
+        self._used = max(self._used, end)
+        self._sched[j0 - self._base:end] = rows
+        lo, hi = max(j0, now), min(j1, self.horizon)
+        if lo < hi:
+            self._copy(lo, hi)
+
+    def advance(self, now):
+        """Make the ring hold steps ``now - 1 .. now + size - 2``."""
+        new = now + self.size - 1
+        if new > self.horizon:
+            self._copy(max(self.horizon, now - 1, 0), new)
+            self.horizon = new
+        drop = now - 1 - self._base
+        if drop > 4096:  # forget the consumed part of the schedule
+            self._sched = self._sched[drop:].copy()
+            self._used = max(self._used - drop, 0)
+            self._base += drop
+
+    def _copy(self, lo, hi):
+        rows = np.zeros((hi - lo, self.width))
+        a, b = max(lo, self._base), min(hi, self._base + self._used)
+        if a < b:
+            rows[a - lo:b - lo] = self._sched[a - self._base:b - self._base]
+        slots = np.arange(lo, hi) % self.size
+        self.values.reshape(self.size, self.width)[slots] = rows
+
+
+class Brian2Backend:
+    """The Brian2 backend (see the module docstring)."""
+
+    name = "brian2"
+    capabilities = frozenset({"poisson_rate", "spike_trains", "step_current", "offset_current",
+                              "spike_counts", "state_read", "analog_signals"})
+
+    #: Steps held by a rate or current ring (a power of 2).
+    ring_steps = 8192
+    #: Steps held by a spike-train ring (one column per neuron; a power of 2).
+    ring_steps_trains = 1024
+    #: Spikes in a monitor at which it is emptied after a read.
+    flush_events = 200_000
+
+    def __init__(self, sim):
+        import brian2
+
+        self.sim = sim
+        self.brian2 = brian2
+        self._rings = []
+        self._counters = []
+        self._namespace = {}
+        self._n_objects = 0
+        self._started = False
+        self._finished = False
+        self._step = 0  # the next Brian2 step to run
+        self._rng = np.random.default_rng()
+
+    def version(self) -> str:
+        return str(self.brian2.__version__)
+
+    # ----------------------------------------------------------- lifecycle
+    def setup(self, timestep, min_delay, seed, max_delay=None):
+        active = _ACTIVE["backend"]
+        if active is not None and not active._finished:
+            raise KernelInUseError(
+                "PyNN's Brian2 state is global and another CoSimulation on Brian2 is still open in "
+                "this process. Fix: close it first (cosim.close(), or use 'with "
+                "CoSimulation(...)'), or run the second one in another process.")
+        kwargs = {"timestep": timestep, "min_delay": min_delay}
+        if max_delay is not None:
+            kwargs["max_delay"] = max_delay
+        self.sim.setup(**kwargs)
+        b2 = self.brian2
+        b2.defaultclock.dt = timestep * b2.ms  # PyNN's SpikeGeneratorGroup runs on it
+        if seed is not None:
+            b2.seed(int(seed))
+            self._rng = np.random.default_rng(int(seed) + 1)
+        self._h = float(timestep)
+        self._min_steps = max(1, int(round(min_delay / timestep)))
+        self._state = self.sim.simulator.state
+        _ACTIVE["backend"] = self
+
+    def start(self):
+        self._prepare_run()
+        self._started = True
+
+    def _prepare_run(self):
+        """What PyNN's ``state.run`` does before each run, without running."""
+        state = self._state
+        for recorder in state.recorders:
+            recorder._finalize()
+        if not state.running:
+            state.network.store("before-first-run")
+            state.running = True
+
+    def finish(self):
+        if not self._finished:
+            self._finished = True
+            try:
+                self.sim.end()
+            except Exception:  # pragma: no cover - end() only writes requested files
+                pass
+        if _ACTIVE["backend"] is self:
+            _ACTIVE["backend"] = None
+
+    # --------------------------------------------------------------- running
+    def _steps(self, t):
+        return int(round(float(t) / self._h))
+
+    def advance(self, t_stop):
+        self.run_windows([t_stop], lambda k: None)
+
+    def run_windows(self, t_stops, between):
+        """One ``Network.run`` through every window end; ``between(k)`` at each."""
+        b2 = self.brian2
+        stops = [self._steps(t) for t in t_stops]
+        now = self._step
+        if not stops or stops[-1] <= now:
+            for k in range(len(stops)):
+                between(k)
+            return
+        if any(b <= a for a, b in zip([now] + stops[:-1], stops)):
+            raise ConfigurationError(f"window ends {list(t_stops)} are not increasing from "
+                                     f"t = {now * self._h} ms")
+        self._prepare_run()
+        g = 0
+        for s in [now] + stops:
+            g = math.gcd(g, s)
+        g = math.gcd(g, min([self.ring_steps // 2] + [r.size // 2 for r in self._rings]))
+        pending = {"k": 0, "error": None}
+        network = self._state.network
+
+        def tick(t):
+            step = int(round(float(t / b2.ms) / self._h))
+            if step <= now or pending["error"] is not None:
+                return
+            self._step = step
+            try:
+                k = pending["k"]
+                if k < len(stops) - 1 and step == stops[k]:
+                    pending["k"] = k + 1
+                    between(k)
+                for ring in self._rings:
+                    ring.advance(step)
+            except BaseException as exc:  # re-raised, unchanged, after the run
+                pending["error"] = exc
+                network.stop()
+
+        self._n_objects += 1
+        op = b2.NetworkOperation(tick, dt=g * self._h * b2.ms, when="start", order=-100,
+                                 name=f"pm_windows_{self._n_objects}")
+        for ring in self._rings:
+            ring.advance(now)
+        network.add(op)
+        try:
+            network.run((stops[-1] - now) * self._h * b2.ms, namespace=self._namespace)
+        finally:
+            network.remove(op)
+            self._step = self._steps(float(network.t / b2.ms))
+        if pending["error"] is not None:
+            raise pending["error"]
+        for k in range(pending["k"], len(stops)):
+            between(k)
+
+    # ------------------------------------------------------------- helpers
+    @staticmethod
+    def _group(population, what):
+        from pyNN.common import Population
+
+        if not isinstance(population, Population):
+            raise CapabilityError(
+                f"{what} on a {type(population).__name__} is not supported by the brian2 backend: "
+                "Fix: make the proxy's population a whole Population (not a view or assembly).")
+        return population.brian2_group
+
+    def _new_ring(self, kind, width, size):
+        name = f"_pm_{kind}_{len(self._rings)}"
+        ring = _Ring(self.brian2, name, width, size, self._h * 1e-3)
+        self._rings.append(ring)
+        self._namespace[name] = ring.array
+        if self._started:
+            ring.advance(self._step)
+        return ring
+
+    def _constant(self, kind, value):
+        name = f"_pm_{kind}_{len(self._namespace)}"
+        self._namespace[name] = value
+        return name
+
+    def _increment(self, population, weight, receptor_type, what):
+        """(variable, weight as a Brian2 quantity) for one input spike, as PyNN's Projection."""
+        b2 = self.brian2
+        celltype = population.celltype
+        variables = getattr(celltype, "post_synaptic_variables", None) or {}
+        if receptor_type not in variables:
+            raise CapabilityError(
+                f"{what} onto {type(celltype).__name__} with receptor_type={receptor_type!r} is "
+                f"not supported by the brian2 backend: the cell type's receptors are "
+                f"{sorted(variables)}. Fix: use a cell type with 'excitatory' and 'inhibitory' "
+                "receptors (IF_cond_alpha, IF_cond_exp, IF_curr_alpha, IF_curr_exp, ...).")
+        if getattr(celltype, "voltage_based_synapses", False) or variables[receptor_type] == "v":
+            unit, conductance = b2.mV, False
+        elif celltype.conductance_based:
+            unit, conductance = b2.uS, True
+        else:
+            unit, conductance = b2.nA, False
+        sign = -1.0 if (receptor_type == "inhibitory" and not conductance) else 1.0
+        return variables[receptor_type], sign * float(weight) * unit
+
+    def _run_regularly(self, group, code, when):
+        self._n_objects += 1
+        obj = group.run_regularly(code, when=when, order=10,
+                                  name=f"pm_input_{self._n_objects}")
+        self._state.network.add(obj)
+        return obj
+
+    # ------------------------------------------------------------- proxies
+    def add_rate_source(self, population, synapse_weight, delay, receptor_type,
+                        shared_fraction=0.0):
+        """Independent Poisson input to every neuron, optionally with a shared part.
+
+        With ``shared_fraction`` f, each neuron gets an independent Poisson
+        count at (1 - f) r and one count at f r common to all of them (drawn
+        per step with numpy, one ``min_delay`` later, as on NEST), so the
+        input counts of two neurons correlate with coefficient f.
+        """
+        group = self._group(population, "A rate proxy")
+        var, w = self._increment(population, synapse_weight, receptor_type, "A rate proxy")
+        ring = self._new_ring("rate", 1, self.ring_steps)
+        wname = self._constant("w", w)
+        slot = f"(timestep(t, dt) % {ring.size}) * dt"
+        terms = f"poisson({ring.name}({slot}))"
+        shared = None
+        if shared_fraction > 0:
+            shared = self._new_ring("shared", 1, self.ring_steps)
+            terms += f" + {shared.name}({slot})"
+        self._run_regularly(group, f"{var} += {wname} * ({terms})", "synapses")
+        return {"ring": ring, "shared": shared, "f": float(shared_fraction),
+                "delay_steps": max(1, self._steps(delay))}
+
+    def _edges(self, t0, dt, n, shift):
+        """Brian2 steps at which values 0..n-1 start (and n ends), shifted by ``shift`` steps."""
+        return np.rint((t0 + dt * np.arange(1, n + 2)) / self._h).astype(np.int64) + shift
+
+    def set_rates(self, handle, t0, dt, rates):
+        """Rates (Hz) of TVB steps ``(t0 + k dt, t0 + (k+1) dt]``, any number of them."""
+        rates = np.asarray(rates, dtype=float)
+        if rates.size == 0:
+            return
+        d = handle["delay_steps"]
+        edges = self._edges(t0, dt, rates.size, d - 1)
+        lam = np.repeat(rates * self._h / 1000.0, np.diff(edges))
+        f = handle["f"]
+        handle["ring"].write(int(edges[0]), (1.0 - f) * lam, self._step)
+        if handle["shared"] is not None:
+            counts = self._rng.poisson(f * lam).astype(float)
+            handle["shared"].write(int(edges[0]) + self._min_steps, counts, self._step)
+
+    def add_train_sources(self, population, synapse_weight, delay, receptor_type):
+        """One train per target neuron: per-step spike counts in a per-neuron ring."""
+        group = self._group(population, "A spike-train proxy")
+        var, w = self._increment(population, synapse_weight, receptor_type, "A spike-train proxy")
+        ring = self._new_ring("trains", population.size, self.ring_steps_trains)
+        wname = self._constant("w", w)
+        index = f"((timestep(t, dt) % {ring.size}) * {ring.width} + i) * dt"
+        self._run_regularly(group, f"{var} += {wname} * {ring.name}({index})", "synapses")
+        return {"ring": ring, "delay_steps": max(1, self._steps(delay)), "n": population.size}
+
+    def set_trains(self, handle, trains, t0, dt):
+        """Each neuron's spikes of the next window, stamped at the end of their TVB step (as NEST)."""
+        n = handle["n"]
+        per_neuron = []
+        for times in trains:
+            steps = np.ceil((np.asarray(times, dtype=float) - t0) / dt - 1e-9).astype(np.int64)
+            per_neuron.append(np.maximum(steps, 1))
+        if not any(s.size for s in per_neuron):
+            return
+        last = max(int(s.max()) for s in per_neuron if s.size)
+        d = handle["delay_steps"]
+        # a spike stamped s reaches its target at s + d: the end of Brian2 step (s + d)/h - 1
+        first = self._steps(t0 + dt) + d - 1
+        rows = np.zeros((self._steps(t0 + dt * last) + d - 1 - first + 1, n))
+        for i, steps in enumerate(per_neuron):
+            if steps.size:
+                j = np.rint((t0 + steps * dt) / self._h).astype(np.int64) + d - 1 - first
+                np.add.at(rows[:, i], j, 1.0)
+        if rows.shape[0] >= handle["ring"].size // 2:
+            raise ConfigurationError(
+                f"set_trains: a window of {rows.shape[0]} steps (plus the delay) exceeds half the "
+                f"brian2 backend's train ring ({handle['ring'].size} steps). Fix: raise "
+                "Brian2Backend.ring_steps_trains (a power of 2).")
+        handle["ring"].write(first, rows, self._step)
+
+    def add_current_source(self, population, delay=None):
+        """A step current added to PyNN's ``i_inj``, changed by differences."""
+        group = self._group(population, "A current proxy")
+        ring = self._new_ring("current", 1, self.ring_steps)
+        unit = self._constant("nA", 1.0 * self.brian2.nA)
+        size = ring.size
+        now = f"{ring.name}((timestep(t, dt) % {size}) * dt)"
+        before = f"{ring.name}(((timestep(t, dt) + {size - 1}) % {size}) * dt)"
+        self._run_regularly(group, f"i_inj += {unit} * ({now} - {before})", "before_groups")
+        delay = self._min_steps * self._h if delay is None else float(delay)
+        return {"ring": ring, "delay_steps": max(1, self._steps(delay))}
+
+    def set_currents(self, handle, t0, dt, amplitudes):
+        """Amplitudes in nA, one per TVB step; step k drives ``(t0+(k+1)dt+d, t0+(k+2)dt+d]``."""
+        amplitudes = np.asarray(amplitudes, dtype=float)
+        if amplitudes.size == 0:
+            return
+        edges = self._edges(t0, dt, amplitudes.size, handle["delay_steps"])
+        handle["ring"].write(int(edges[0]), np.repeat(amplitudes, np.diff(edges)), self._step)
+
+    def add_offset(self, population):
+        self._group(population, "An offset proxy")
+        if "i_offset" not in population.brian2_group.variables:
+            raise CapabilityError(
+                f"OffsetFromCoupling onto {type(population.celltype).__name__} is not supported "
+                "by the brian2 backend: the cell type has no i_offset. Fix: use a standard "
+                "integrate-and-fire cell type.")
+        return {"variable": population.brian2_group.variables["i_offset"]}
+
+    def set_offset(self, handle, value):
+        """PyNN's ``i_offset`` (nA) on every neuron, written in Brian2's amperes."""
+        handle["variable"].get_value()[:] = float(value) * 1e-9
+
+    #: PyNN state variable -> (Brian2 name, factor from SI to PyNN's units)
+    _STATE_FACTORS = {"v": 1e3, "gsyn_exc": 1e6, "gsyn_inh": 1e6}
+
+    def add_state_reader(self, population, variable):
+        self._group(population, "MeanState")
+        translations = getattr(population.celltype, "state_variable_translations", {})
+        if variable not in self._STATE_FACTORS or variable not in translations:
+            raise CapabilityError(
+                f"MeanState({variable!r}) is not supported by the brian2 backend for "
+                f"{type(population.celltype).__name__}. Use a conductance-based cell type "
+                "(IF_cond_alpha, IF_cond_exp) for conductances.")
+        name = translations[variable]["translated_name"]
+        return {"variable": population.brian2_group.variables[name],
+                "factor": self._STATE_FACTORS[variable]}
+
+    def read_state_mean(self, handle):
+        """The population mean of a state variable, now, in PyNN's units."""
+        return float(np.mean(handle["variable"].get_value())) * handle["factor"]
+
+    def add_spike_counter(self, population):
+        group = self._group(population, "Spike counting")
+        b2 = self.brian2
+        self._n_objects += 1
+        monitor = b2.SpikeMonitor(group, record=True, name=f"pm_spikes_{self._n_objects}")
+        self._state.network.add(monitor)
+        handle = {"monitor": monitor, "read": 0, "t": monitor.variables["t"],
+                  "i": monitor.variables["i"], "N": monitor.variables["N"]}
+        self._counters.append(handle)
+        return handle
+
+    def window_spikes(self, handle):
+        """Spikes since the previous call: (end of their step in ms, index in the population)."""
+        n = int(handle["N"].get_value())
+        start = handle["read"]
+        t = np.asarray(handle["t"].get_value()[start:n])
+        index = np.array(handle["i"].get_value()[start:n], dtype=np.int64)
+        times = (np.rint(t * 1e3 / self._h) + 1.0) * self._h
+        if n >= self.flush_events:
+            handle["monitor"].resize(0)
+            handle["N"].set_value(0)
+            handle["read"] = 0
+        else:
+            handle["read"] = n
+        return times, index
+
+    def recorded_signals(self, population) -> list:
+        """Analog signals (``v``, ``gsyn_exc``, ...) that the builder asked PyNN to record."""
+        names = sorted({v.name for v, ids in population.recorder.recorded.items()
+                        if v.name != "spikes" and ids})
+        if not names:
+            return []
+        block = population.get_data(names)
+        return list(block.segments[-1].analogsignals)
+
+
+def make_backend(sim):
+    if sim.__name__ != "pyNN.brian2":
+        raise ConfigurationError(f"make_backend expects pyNN.brian2, got {sim.__name__}")
+    return Brian2Backend(sim)
