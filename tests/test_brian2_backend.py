@@ -398,3 +398,50 @@ def test_upstream_spike_source_poisson_set_rate_is_ignored():
     old, new = 20 * 10.0, 20 * 50.0  # expected counts at the old and the new rate
     assert abs(count - old) < 3 * np.sqrt(old), count
     assert abs(count - new) > 3 * np.sqrt(new) + 3 * np.sqrt(old)  # the two are distinguishable
+
+
+def _build_and_read_synapses(monkeypatch, batched):
+    """The use case's region (small) on plain PyNN; its synapses and the connect calls made."""
+    import brian2
+    from pyNN.random import NumpyRNG
+
+    from pynn_multiscale.backends.brian2 import batch_projections
+
+    calls = []
+    original = brian2.Synapses.connect
+    monkeypatch.setattr(brian2.Synapses, "connect",
+                        lambda self, *a, **k: (calls.append(1), original(self, *a, **k))[1])
+    sim.setup(timestep=0.1, min_delay=1.5)
+    batch_projections(enabled=batched)
+    try:
+        region = rww.build_spiking_region(sim, 0, "r", NumpyRNG(seed=3), n_e=40, n_i=10)
+        synapses = {p.label: [np.asarray(getattr(p._brian2_synapses[0][0], name)[:])
+                              for name in ("i", "j", "weight", "delay")]
+                    for p in region.projections}
+    finally:
+        batch_projections(enabled=True)
+        sim.end()
+    return synapses, len(calls), len(region.projections)
+
+
+def test_upstream_connects_one_neuron_at_a_time(monkeypatch):
+    """Upstream defect: PyNN calls ``Synapses.connect`` once per postsynaptic neuron.
+
+    Each call generates a Brian2 code object (150 s for the use case's
+    1000-neuron region).  This test fails once PyNN batches; then
+    ``batch_projections`` can go.
+    """
+    synapses, calls, n_projections = _build_and_read_synapses(monkeypatch, batched=False)
+    # one call per (projection, postsynaptic neuron with at least one connection)
+    assert calls == sum(np.unique(j).size for _, j, _, _ in synapses.values())
+    assert calls > 10 * n_projections
+
+
+def test_batched_projections_make_the_same_synapses_in_one_call_each(monkeypatch):
+    upstream, _, _ = _build_and_read_synapses(monkeypatch, batched=False)
+    batched, calls, n_projections = _build_and_read_synapses(monkeypatch, batched=True)
+    assert calls == n_projections
+    assert upstream.keys() == batched.keys()
+    for label in upstream:
+        for a, b in zip(upstream[label], batched[label]):
+            assert np.array_equal(a, b), label

@@ -193,6 +193,7 @@ class Brian2Backend:
         if max_delay is not None:
             kwargs["max_delay"] = max_delay
         self.sim.setup(**kwargs)
+        batch_projections()
         b2 = self.brian2
         b2.defaultclock.dt = timestep * b2.ms  # PyNN's SpikeGeneratorGroup runs on it
         if seed is not None:
@@ -506,3 +507,101 @@ def make_backend(sim):
     if sim.__name__ != "pyNN.brian2":
         raise ConfigurationError(f"make_backend expects pyNN.brian2, got {sim.__name__}")
     return Brian2Backend(sim)
+
+
+# ------------------------------------------------ upstream: one connect per neuron
+def batch_projections(enabled: bool = True):
+    """Make PyNN's Brian2 ``Projection`` create its synapses in one call per group.
+
+    Upstream defect (PyNN 0.13): ``pyNN.brian2.Projection._convergent_connect``
+    runs once per postsynaptic neuron, and each run calls
+    ``Synapses.connect(i=..., j=...)``, which makes Brian2 generate and
+    prepare a code object, then sets every synaptic variable one connection
+    at a time.  Building the use case's 1000-neuron region took 150 s here,
+    almost all of it in those calls.  This replacement collects the
+    connections of a whole ``Projection`` and makes one ``connect`` and one
+    assignment per variable, in the same order, so the synapses and their
+    values are the same.  It is installed by :meth:`Brian2Backend.setup`
+    (and can be called directly, e.g. before building a network with plain
+    PyNN; ``enabled=False`` restores PyNN's own); ``tests/test_brian2_backend.py::test_upstream_connects_one_neuron_at_a_time``
+    fails once PyNN batches by itself.
+    """
+    from pyNN.brian2 import projections
+
+    cls = projections.Projection
+    if not enabled:  # back to PyNN's own (tests compare the two)
+        if "_pynn_multiscale_original" in vars(cls):
+            cls.__init__, cls._convergent_connect = cls._pynn_multiscale_original
+            del cls._pynn_multiscale_original
+        return
+    if "_pynn_multiscale_original" in vars(cls):
+        return
+    cls._pynn_multiscale_original = (cls.__init__, cls._convergent_connect)
+    original_init = cls.__init__
+
+    def _convergent_connect(self, presynaptic_indices, postsynaptic_index,
+                            location_selector=None, **connection_parameters):
+        if location_selector is not None:
+            raise NotImplementedError("Brian backend does not support multicompartmental models.")
+        connection_parameters.pop("dendritic_delay_fraction", None)
+        partitions = self._partition(presynaptic_indices)
+        j_group, j = self._localize_index(postsynaptic_index)
+        parameters = dict(connection_parameters)
+        parameters.update(self.synapse_type.initial_conditions)
+        for i_group, i in enumerate(partitions):
+            if i.size:
+                self._pending.setdefault((i_group, j_group), []).append((i, j, parameters))
+                self._n_connections += i.size
+
+    def __init__(self, *args, **kwargs):
+        self._pending = {}
+        original_init(self, *args, **kwargs)
+        _flush(self)
+
+    def _flush(projection):
+        scale = projection._simulator.state.dt * _ms()
+        for (i_group, j_group), chunks in projection._pending.items():
+            syn = projection._brian2_synapses[i_group][j_group]
+            first = len(syn)
+            i = np.concatenate([c[0] for c in chunks])
+            j = np.concatenate([np.full(c[0].size, c[1]) for c in chunks])
+            syn.connect(i=i, j=j)
+            new = slice(first, len(syn))
+            for name in chunks[0][2]:
+                values = [_values(c[2][name], c[0].size) for c in chunks]
+                value = np.concatenate(values) if not hasattr(values[0], "dim") else \
+                    _concatenate_quantities(values)
+                if name == "delay":  # rounded to the nearest step, as PyNN does
+                    value = np.round(value / scale) * scale
+                try:
+                    getattr(syn, name)[new] = value
+                except TypeError as err:
+                    if "read-only" not in str(err):
+                        raise
+        projection._pending = {}
+
+    cls.__init__ = __init__
+    cls._convergent_connect = _convergent_connect
+
+
+def _ms():
+    import brian2
+
+    return brian2.ms
+
+
+def _values(value, n):
+    """A connection parameter for ``n`` connections: its per-connection values."""
+    import brian2
+
+    if np.ndim(value) > 0:
+        return value
+    if isinstance(value, brian2.Quantity):
+        return brian2.Quantity(np.full(n, float(value)), dim=value.dim)
+    return np.full(n, value)
+
+
+def _concatenate_quantities(values):
+    import brian2
+
+    return brian2.Quantity(np.concatenate([np.asarray(v) for v in values]), dim=values[0].dim)
