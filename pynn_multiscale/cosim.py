@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import proxies as _proxies
-from .backends import get_backend
+from .backends import backends_with, get_backend
 from .backends.base import counts_per_step, run_windows
 from .proxies.to_tvb import smooth
 from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError,
@@ -221,7 +221,8 @@ class CoSimulation:
                     raise CapabilityError(
                         f"{name}: {type(p).__name__} is not supported by the {backend.name} "
                         f"backend (it lacks '{p.capability}'). Fix: use a backend with it "
-                        f"({'pyNN.nest' if backend.name != 'nest' else 'another proxy kind'}).")
+                        f"({', '.join(backends_with(p.capability)) or 'none yet'}) or another "
+                        "proxy kind.")
         if regions and backend.sim is not None and not callable(build_region):
             raise ConfigurationTypeError(bad_value(
                 "build_region", build_region, "a function (sim, region_index, label, rng) -> "

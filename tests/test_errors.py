@@ -154,3 +154,16 @@ def test_network_delay_below_min_delay():
                         to_spiking=[pm.proxies.RateToPoisson("R_e", "E", weight=1.0, delay=2.0)],
                         to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")])
     assert_message(excinfo, "min_delay", "2.0", "region 31", "min_delay=")
+
+
+def test_proxy_kind_the_backend_lacks():
+    """The error names the proxy, the missing capability and the backends that have it."""
+    tvb = held_rate_simulator([[0, 1], [1, 0]], [[0, 5], [5, 0]], [0.0, 0.0])
+    with pytest.raises(pm.CapabilityError) as excinfo:
+        pm.CoSimulation(tvb, ReplayBackend(), spiking_regions=[1],
+                        to_spiking=[pm.proxies.CurrentFromCoupling("R", "E")],
+                        to_tvb=[pm.proxies.Replay("Rin")])
+    text = str(excinfo.value)
+    for part in ("CurrentFromCoupling", "'step_current'", "pyNN.brian2, pyNN.nest, pyNN.neuron",
+                 "Fix:"):
+        assert part in text, (part, text)

@@ -37,4 +37,25 @@ def get_backend(sim) -> Backend:
     return module.make_backend(sim)
 
 
-__all__ = ["Backend", "get_backend"]
+def backends_with(capability: str) -> list[str]:
+    """PyNN modules whose backend has ``capability`` (imports no simulator).
+
+    Examples
+    --------
+    >>> backends_with("offset_current")
+    ['pyNN.brian2', 'pyNN.nest', 'pyNN.neuron']
+    """
+    from importlib import import_module
+
+    found = []
+    for pynn_name, module_name in sorted(_BACKENDS.items()):
+        module = import_module(f"{__name__}.{module_name}")
+        classes = [c for c in vars(module).values()
+                   if isinstance(c, type) and isinstance(getattr(c, "capabilities", None),
+                                                         frozenset)]
+        if any(capability in c.capabilities for c in classes):
+            found.append(pynn_name)
+    return found
+
+
+__all__ = ["Backend", "backends_with", "get_backend"]
