@@ -11,7 +11,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@$(MAKE) --no-print-directory prerequisites
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[nest,test]"
+	$(PY) -m pip install --quiet -e ".[nest,brian2,neuron,test]"
 	@touch $(STAMP)
 
 prerequisites:
