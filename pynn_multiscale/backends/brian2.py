@@ -247,10 +247,16 @@ class Brian2Backend:
             raise ConfigurationError(f"window ends {list(t_stops)} are not increasing from "
                                      f"t = {now * self._h} ms")
         self._prepare_run()
+        # tick at every window end but the last (handled after the run), and often
+        # enough that no ring runs dry
+        half = min([self.ring_steps // 2] + [r.size // 2 for r in self._rings])
         g = 0
-        for s in [now] + stops:
+        for s in stops[:-1]:
             g = math.gcd(g, s)
-        g = math.gcd(g, min([self.ring_steps // 2] + [r.size // 2 for r in self._rings]))
+        if g == 0:
+            g = half
+        elif g > half:
+            g = math.gcd(g, half)
         pending = {"k": 0, "error": None}
         network = self._state.network
 
