@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DURATION ?= 1000
+# the venv's tools first: PyNN compiles its NEURON mechanisms with the venv's nrnivmodl
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: demo test prerequisites clean
 
@@ -12,6 +14,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[nest,brian2,neuron,test]"
+	$(PY) -c "import pyNN.neuron" >/dev/null  # compiles PyNN's NEURON mechanisms once
 	@touch $(STAMP)
 
 prerequisites:

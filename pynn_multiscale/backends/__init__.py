@@ -40,10 +40,10 @@ def get_backend(sim) -> Backend:
 def backends_with(capability: str) -> list[str]:
     """PyNN modules whose backend has ``capability`` (imports no simulator).
 
-    Examples
-    --------
-    >>> backends_with("offset_current")
-    ['pyNN.brian2', 'pyNN.nest', 'pyNN.neuron']
+    E.g. ``backends_with("offset_current")`` gives ``['pyNN.brian2',
+    'pyNN.nest', 'pyNN.neuron']``.  (Not a doctest: importing Brian2 replaces
+    pytest's doctest collector with one that fails on a package's
+    ``__init__``.)
     """
     from importlib import import_module
 
