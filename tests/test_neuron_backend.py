@@ -419,3 +419,32 @@ def test_setup_warns_about_cells_of_an_earlier_network():
     with pytest.warns(RuntimeWarning, match="sections of an earlier network"):
         backend.setup(timestep=DT, min_delay=1.0, seed=1)
     backend.finish()
+
+
+WATCHDOG_SCRIPT = """
+import time
+import pyNN.neuron as sim
+from pynn_multiscale.backends.neuron import NeuronBackend
+backend = NeuronBackend(sim)
+backend.setup(timestep=0.1, min_delay=0.1, seed=1)
+pop = sim.Population(2, sim.IF_curr_exp())
+backend._pc.timeout(1)  # NEURON's watchdog: abort if simulated time stands still 1 s
+backend.run_windows([2.5, 5.0], lambda k: time.sleep(2.5) if k == 0 else None)
+assert backend._pc.timeout(1) == 1  # restored after the run
+print("survived")
+"""
+
+
+def test_a_slow_window_does_not_trip_neurons_watchdog():
+    """A window's Python work may take long (Elephant's SIP trains: seconds per window).
+
+    NEURON aborts the whole process (``nrn_timeout``, then a segfault) when
+    simulated time stands still longer than its watchdog; so this runs in a
+    child process.
+    """
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", WATCHDOG_SCRIPT], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and "survived" in done.stdout, done.stderr[-2000:]

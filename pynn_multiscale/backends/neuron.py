@@ -233,7 +233,14 @@ class NeuronBackend:
         schedule(0)
         self._state.tstop = t_stops[-1] + dt
         h.stoprun = 0
-        self._pc.psolve(t_stops[-1] + dt)
+        # NEURON's watchdog aborts the process (nrn_timeout, then a segfault) when
+        # simulated time stands still for 20 s: a window's Python work (e.g.
+        # Elephant's SIP trains on a busy machine) can take that long
+        timeout = self._pc.timeout(0)
+        try:
+            self._pc.psolve(t_stops[-1] + dt)
+        finally:
+            self._pc.timeout(timeout)
         h.stoprun = 0
         if run["error"] is not None:
             raise run["error"]
