@@ -58,8 +58,21 @@ def to_tvb_kinds():
     }
 
 
-def run(sim, duration, seed, to_spiking, to_tvb, tau_rin=10.0):
+def run(simulator, *args, **kwargs):
+    """:func:`run_here` in a fresh interpreter.
+
+    Each kind gets its own process: PyNN never frees a NEURON network, so in
+    one process every later run would integrate all the earlier ones' cells.
+    """
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(run_here, (simulator,) + args, kwargs)
+
+
+def run_here(simulator, duration, seed, to_spiking, to_tvb, tau_rin=10.0):
     """One short W1 run; returns the result and what the proxies sent to region 31."""
+    sim = importlib.import_module(f"pyNN.{simulator}")
     sent = []
     tvb = rww.tvb_simulator(tau_rin=tau_rin)
     kind = to_spiking[0].capability
@@ -114,7 +127,6 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
-    sim = importlib.import_module(f"pyNN.{args.simulator}")
     os.makedirs(args.out, exist_ok=True)
 
     import matplotlib
@@ -128,7 +140,8 @@ def main(argv=None):
     summary = []
     for row, (label, proxies) in enumerate(kinds.items()):
         try:
-            result, sent = run(sim, args.duration, args.seed, proxies, rww.default_to_tvb())
+            result, sent = run(args.simulator, args.duration, args.seed, proxies,
+                               rww.default_to_tvb())
         except pm.CapabilityError as exc:  # this backend lacks the kind: say so in the figure
             for ax in axes[row]:
                 ax.axis("off")
@@ -151,7 +164,7 @@ def main(argv=None):
                        f"E rate {mean:.2f} Hz")
     ax = axes[-1, 0]
     for label, proxies in to_tvb_kinds().items():
-        result, _ = run(sim, args.duration, args.seed, rww.default_to_spiking(), proxies,
+        result, _ = run(args.simulator, args.duration, args.seed, rww.default_to_spiking(), proxies,
                         tau_rin=0.0)
         rin = result.monitor("Raw").sel(variable="Rin_e", region=result.spiking[REGION]
                                         .annotations["region_label"]).isel(mode=0)
