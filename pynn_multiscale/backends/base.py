@@ -15,6 +15,8 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import KernelInUseError
+
 
 @runtime_checkable
 class Backend(Protocol):
@@ -57,6 +59,33 @@ class Backend(Protocol):
 
     def version(self) -> str:
         """The simulator's version string."""
+
+
+class GlobalStateGuard:
+    """At most one live backend per process for a simulator whose state is global.
+
+    ``check`` at the start of ``setup`` (refused while another backend is
+    not finished), ``claim`` once ``setup`` has succeeded, ``release`` in
+    ``finish``.
+    """
+
+    def __init__(self, state: str, simulator: str):
+        self.state, self.simulator = state, simulator
+        self.owner = None
+
+    def check(self) -> None:
+        if self.owner is not None and not self.owner._finished:
+            raise KernelInUseError(
+                f"{self.state} is global and another CoSimulation on {self.simulator} is still "
+                "open in this process. Fix: close it first (cosim.close(), or use 'with "
+                "CoSimulation(...)'), or run the second one in another process.")
+
+    def claim(self, backend) -> None:
+        self.owner = backend
+
+    def release(self, backend) -> None:
+        if self.owner is backend:
+            self.owner = None
 
 
 def run_windows(backend, t_stops, between: Callable[[int], None]) -> None:

@@ -84,10 +84,11 @@ import math
 
 import numpy as np
 
-from ..errors import CapabilityError, ConfigurationError, KernelInUseError
+from ..errors import CapabilityError, ConfigurationError
+from .base import GlobalStateGuard
 
 #: PyNN's Brian2 state is global: at most one live backend per process.
-_ACTIVE = {"backend": None}
+_GUARD = GlobalStateGuard("PyNN's Brian2 state", "Brian2")
 
 
 class _Ring:
@@ -183,12 +184,7 @@ class Brian2Backend:
 
     # ----------------------------------------------------------- lifecycle
     def setup(self, timestep, min_delay, seed, max_delay=None):
-        active = _ACTIVE["backend"]
-        if active is not None and not active._finished:
-            raise KernelInUseError(
-                "PyNN's Brian2 state is global and another CoSimulation on Brian2 is still open in "
-                "this process. Fix: close it first (cosim.close(), or use 'with "
-                "CoSimulation(...)'), or run the second one in another process.")
+        _GUARD.check()
         kwargs = {"timestep": timestep, "min_delay": min_delay}
         if max_delay is not None:
             kwargs["max_delay"] = max_delay
@@ -202,7 +198,7 @@ class Brian2Backend:
         self._h = float(timestep)
         self._min_steps = max(1, int(round(min_delay / timestep)))
         self._state = self.sim.simulator.state
-        _ACTIVE["backend"] = self
+        _GUARD.claim(self)
 
     def start(self):
         self._prepare_run()
@@ -224,8 +220,7 @@ class Brian2Backend:
                 self.sim.end()
             except Exception:  # pragma: no cover - end() only writes requested files
                 pass
-        if _ACTIVE["backend"] is self:
-            _ACTIVE["backend"] = None
+        _GUARD.release(self)
 
     # --------------------------------------------------------------- running
     def _steps(self, t):

@@ -34,10 +34,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import CapabilityError, ConfigurationError, KernelInUseError
+from ..errors import CapabilityError, ConfigurationError
+from .base import GlobalStateGuard
 
 #: The kernel is global: at most one live backend per process.
-_ACTIVE = {"backend": None}
+_GUARD = GlobalStateGuard("NEST's kernel", "NEST")
 
 
 class NestBackend:
@@ -76,12 +77,7 @@ class NestBackend:
 
     # ----------------------------------------------------------- lifecycle
     def setup(self, timestep, min_delay, seed, max_delay=None):
-        active = _ACTIVE["backend"]
-        if active is not None and not active._finished:
-            raise KernelInUseError(
-                "NEST's kernel is global and another CoSimulation on NEST is still open in this "
-                "process. Fix: close it first (cosim.close(), or use 'with CoSimulation(...)'), "
-                "or run the second one in another process.")
+        _GUARD.check()
         kwargs = {"timestep": timestep, "min_delay": min_delay}
         if max_delay is not None:
             kwargs["max_delay"] = max_delay
@@ -89,7 +85,7 @@ class NestBackend:
             kwargs["rng_seed"] = int(seed)
         self.sim.setup(**kwargs)
         self.nest.set_verbosity("M_ERROR")
-        _ACTIVE["backend"] = self
+        _GUARD.claim(self)
 
     def start(self):
         # Let PyNN make the connections it defers to its first run (parrot
@@ -124,8 +120,7 @@ class NestBackend:
         if not self._finished:
             self._finished = True
             self.sim.end()
-        if _ACTIVE["backend"] is self:
-            _ACTIVE["backend"] = None
+        _GUARD.release(self)
 
     # ------------------------------------------------------------- proxies
     def _synapse(self, population, weight, delay, receptor_type):

@@ -89,10 +89,11 @@ import warnings
 
 import numpy as np
 
-from ..errors import CapabilityError, ConfigurationError, KernelInUseError
+from ..errors import CapabilityError, ConfigurationError
+from .base import GlobalStateGuard
 
 #: NEURON's state is global: at most one live backend per process.
-_ACTIVE = {"backend": None}
+_GUARD = GlobalStateGuard("NEURON's state", "NEURON")
 
 #: First gid of the input gids (PyNN numbers cells from 0, gap junctions from 1e6).
 _GID_BASE = 1 << 30
@@ -120,12 +121,7 @@ class NeuronBackend:
 
     # ----------------------------------------------------------- lifecycle
     def setup(self, timestep, min_delay, seed, max_delay=None):
-        active = _ACTIVE["backend"]
-        if active is not None and not active._finished:
-            raise KernelInUseError(
-                "NEURON's state is global and another CoSimulation on NEURON is still open in this "
-                "process. Fix: close it first (cosim.close(), or use 'with CoSimulation(...)'), "
-                "or run the second one in another process.")
+        _GUARD.check()
         leftover = _cells_alive(self.h)
         if leftover:
             warnings.warn(
@@ -154,7 +150,7 @@ class NeuronBackend:
         self._time = 0.0     # co-simulation time reached
         self._initialised = False
         self._set_up = True
-        _ACTIVE["backend"] = self
+        _GUARD.claim(self)
 
     def start(self):
         """Nothing to do: NEURON is initialised by the first run (see :meth:`_init`)."""
@@ -168,8 +164,7 @@ class NeuronBackend:
                 for handle in self._sources:
                     handle.clear()
                 self._sources, self._currents, self._readers, self._counters = [], [], [], []
-        if _ACTIVE["backend"] is self:
-            _ACTIVE["backend"] = None
+        _GUARD.release(self)
 
     # --------------------------------------------------------------- time
     def _init(self):
