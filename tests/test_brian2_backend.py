@@ -16,7 +16,7 @@ import pyNN.brian2 as sim
 import pynn_multiscale as pm
 from pynn_multiscale.backends.brian2 import Brian2Backend
 from pynn_multiscale.models import red_wong_wang as rww
-from tvb_helpers import held_rate_simulator
+from tvb_helpers import held_rate_simulator, known_source_region
 
 DT = 0.1  # TVB's and Brian2's step (ms)
 
@@ -215,15 +215,7 @@ def run_current(proxy, record_v=False):
     c = np.concatenate([np.zeros(lag), r0[:-lag]])  # TVB's coupling into region 1
     tvb = held_rate_simulator([[0, 0], [1, 0]], [[0, D], [D, 0]], [0.0, 0.0])
 
-    def build(sim, idx, label, rng):
-        trains = times if idx == 0 else [[]] * N_SRC
-        src = sim.SpikeSourceArray(spike_times=[sim.Sequence(t) for t in trains])
-        cell = sim.Population(1, integrator_cell(sim), label=f"{label}_cell")
-        cell.initialize(v=0.0)
-        if record_v:
-            cell.record("v")
-        return pm.SpikingRegion({"src": sim.Population(N_SRC, src, label=f"{label}_src"),
-                                 "cell": cell})
+    build = known_source_region(times, integrator_cell, record_v)
 
     with pm.CoSimulation(tvb, backend(), spiking_regions=[0, 1], build_region=build,
                          max_rate=np.inf, to_spiking=[proxy],

@@ -11,7 +11,7 @@ import pytest
 import pyNN.nest as sim
 
 import pynn_multiscale as pm
-from tvb_helpers import held_rate_simulator
+from tvb_helpers import held_rate_simulator, known_source_region
 
 DT, D, N_SRC, T = 0.1, 2.0, 10, 30.0
 
@@ -40,16 +40,8 @@ def run(proxy, record_v=False):
     times, r0 = known_rates(np.random.default_rng(3))
     tvb = held_rate_simulator([[0, 0], [1, 0]], [[0, D], [D, 0]], [0.0, 0.0])
 
-    def build(sim, idx, label, rng):
-        # "src": the known spike trains (silent in region 1); "cell": an integrator cell
-        trains = times if idx == 0 else [[]] * N_SRC
-        src = sim.SpikeSourceArray(spike_times=[sim.Sequence(t) for t in trains])
-        cell = sim.Population(1, integrator_cell(sim), label=f"{label}_cell")
-        cell.initialize(v=0.0)
-        if record_v:
-            cell.record("v")
-        return pm.SpikingRegion({"src": sim.Population(N_SRC, src, label=f"{label}_src"),
-                                 "cell": cell})
+    # "src": the known spike trains (silent in region 1); "cell": an integrator cell
+    build = known_source_region(times, integrator_cell, record_v)
 
     with pm.CoSimulation(tvb, sim, spiking_regions=[0, 1], build_region=build, max_rate=np.inf,
                          to_spiking=[proxy], to_tvb=[pm.proxies.SpikeRate("src", "R")],

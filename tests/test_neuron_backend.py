@@ -14,7 +14,7 @@ from neuron import h
 
 import pynn_multiscale as pm
 from pynn_multiscale.backends.neuron import NeuronBackend, make_backend
-from tvb_helpers import held_rate_simulator
+from tvb_helpers import held_rate_simulator, known_source_region
 
 DT = 0.1        # spiking and TVB step (ms)
 WINDOW = 2.5    # ms
@@ -253,15 +253,7 @@ def current_run(proxy, record_v=False, d=2.0, n_src=10, t=30.0):
     c = np.concatenate([np.zeros(lag), r0[:-lag]])
     tvb = held_rate_simulator([[0, 0], [1, 0]], [[0, d], [d, 0]], [0.0, 0.0])
 
-    def build(sim, idx, label, rng):
-        trains = times if idx == 0 else [[]] * n_src
-        src = sim.SpikeSourceArray(spike_times=[sim.Sequence(x) for x in trains])
-        cell = sim.Population(1, integrator(sim), label=f"{label}_cell")
-        cell.initialize(v=0.0)
-        if record_v:
-            cell.record("v")
-        return pm.SpikingRegion({"src": sim.Population(n_src, src, label=f"{label}_src"),
-                                 "cell": cell})
+    build = known_source_region(times, integrator, record_v)
 
     with pm.CoSimulation(tvb, NeuronBackend(sim), spiking_regions=[0, 1], build_region=build,
                          max_rate=np.inf, to_spiking=[proxy],

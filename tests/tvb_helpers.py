@@ -96,3 +96,22 @@ def step_rate_simulator(weights, delays_ms, t_step, rate, dt=0.1):
         connectivity=conn, coupling=coupling.Linear(a=np.array([1.0])),
         integrator=integrators.EulerDeterministic(dt=dt),
         monitors=[monitors.Raw()], initial_conditions=initial)
+
+
+def known_source_region(times, cell, record_v=False):
+    """A region builder: region 0's "src" fires ``times`` (one train per cell, silent in
+    other regions), and every region has one "cell" made by ``cell(sim)``, V starting at 0."""
+    n = len(times)
+
+    def build(sim, idx, label, rng):
+        trains = times if idx == 0 else [[]] * n
+        src = sim.SpikeSourceArray(spike_times=[sim.Sequence(t) for t in trains])
+        target = sim.Population(1, cell(sim), label=f"{label}_cell")
+        target.initialize(v=0.0)
+        if record_v:
+            target.record("v")
+        from pynn_multiscale.region import SpikingRegion
+
+        return SpikingRegion({"src": sim.Population(n, src, label=f"{label}_src"),
+                              "cell": target})
+    return build
