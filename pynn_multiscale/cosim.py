@@ -38,7 +38,7 @@ from .proxies.to_tvb import smooth
 from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError,
                      NumericalError, bad_value)
 from .region import check_built_region
-from .results import Result, tvb_dataset
+from .results import Result, connectivity_dataset, tvb_dataset
 from .tvb import TVBEngine, validate_region_indices
 
 #: Tolerance (ms) when checking that times are whole numbers of steps.
@@ -661,7 +661,8 @@ class CoSimulation:
         monitors = [(type(m).__name__, self._monitor_variables(m)) for m in self.tvb.monitors]
         try:
             self._writer = ResultWriter(out, monitors, self.engine.region_labels,
-                                        self.tvb.model.number_of_modes, self.metadata())
+                                        self.tvb.model.number_of_modes, self.metadata(),
+                                        connectivity=self._connectivity())
         except ResultIOError as exc:
             raise ConfigurationError(bad_value(
                 "out", str(out), "a directory that can be created and written",
@@ -856,7 +857,11 @@ class CoSimulation:
                     for mon, (times, data) in zip(self.tvb.monitors, samples)]
         dataset = tvb_dataset(monitors, self.engine.region_labels)
         return Result(dataset, self._spiking_blocks(), self.metadata(), complete=complete,
-                      reason=reason)
+                      reason=reason, connectivity=self._connectivity())
+
+    def _connectivity(self):
+        conn = self.tvb.connectivity
+        return connectivity_dataset(conn.weights, conn.tract_lengths, self.engine.region_labels)
 
     def _monitor_variables(self, monitor):
         return [self.engine.state_variables[i] for i in np.asarray(monitor.voi)]

@@ -10,6 +10,7 @@ an :class:`xarray.Dataset`, the spiking data of each spiking region as a
         tvb.nc                    TVB monitors (netCDF4, written with h5netcdf)
         spiking_region_<i>.nix    one NIX file per spiking region
         spiking_region_<i>.pkl    (only if NIX cannot store that region's data)
+        connectivity.nc           structural connectivity (weights, tract lengths), if known
         metadata.json             human-readable copy of metadata and file list
 
 TVB dataset layout
@@ -45,11 +46,12 @@ from neo.io import NixIO, PickleIO
 
 from .errors import PynnMultiscaleError
 
-__all__ = ["FORMAT_VERSION", "Result", "ResultIOError", "tvb_dataset"]
+__all__ = ["FORMAT_VERSION", "Result", "ResultIOError", "connectivity_dataset", "tvb_dataset"]
 
 FORMAT_VERSION = 1
 TVB_FILE = "tvb.nc"
 METADATA_FILE = "metadata.json"
+CONNECTIVITY_FILE = "connectivity.nc"
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -60,6 +62,8 @@ _ATTR_REASON = "pynn_multiscale_reason"
 _ATTR_SPIKING = "pynn_multiscale_spiking_files"
 _ATTR_VERSION = "pynn_multiscale_format_version"
 _OWN_ATTRS = (_ATTR_METADATA, _ATTR_COMPLETE, _ATTR_REASON, _ATTR_SPIKING, _ATTR_VERSION)
+# Optional (absent from files written before the connectome was saved).
+_ATTR_CONNECTIVITY = "pynn_multiscale_connectivity_file"
 
 # Annotation added to neo objects in NIX files, recording what NIX alters.
 _ENCODING_KEY = "pynn_multiscale_encoding"
@@ -148,6 +152,45 @@ def tvb_dataset(
     return xr.Dataset(data_vars)
 
 
+def connectivity_dataset(weights, tract_lengths, region_labels) -> xr.Dataset:
+    """The structural connectivity stored with a result (``connectivity.nc``).
+
+    Parameters
+    ----------
+    weights, tract_lengths
+        ``(n_region, n_region)`` arrays in TVB's convention: entry ``[i, j]``
+        is the connection from region ``j`` to region ``i``.  Tract lengths
+        in mm.
+    region_labels
+        Name of each region, in region-index order.
+
+    Returns
+    -------
+    xarray.Dataset
+        Data variables ``weights`` and ``tract_lengths`` with dims
+        ``("target", "source")``, both labelled with the region names.
+
+    Examples
+    --------
+    >>> ds = connectivity_dataset([[0, 1], [2, 0]], [[0, 10], [10, 0]], ["A", "B"])
+    >>> float(ds["weights"].sel(target="B", source="A"))
+    2.0
+    """
+    labels = [str(label) for label in region_labels]
+    n = len(labels)
+    arrays = {}
+    for name, value in (("weights", weights), ("tract_lengths", tract_lengths)):
+        value = np.asarray(value, dtype=float)
+        if value.shape != (n, n):
+            raise ValueError(f"connectivity_dataset: {name} has shape {value.shape}, expected "
+                             f"({n}, {n}) for {n} region labels; pass square matrices")
+        arrays[name] = (("target", "source"), value)
+    dataset = xr.Dataset(arrays, coords={"target": labels, "source": labels})
+    dataset["weights"].attrs["description"] = "connection strength from source to target (TVB)"
+    dataset["tract_lengths"].attrs["units"] = "mm"
+    return dataset
+
+
 def _unique_name(name: str, taken: Mapping[str, Any]) -> str:
     candidate, n = name, 0
     while candidate in taken:
@@ -185,6 +228,9 @@ class Result:
         False if the run was interrupted before its end.
     reason
         Why the run is incomplete (None for a complete run).
+    connectivity
+        The TVB structural connectivity (see :func:`connectivity_dataset`),
+        or None.
 
     Examples
     --------
@@ -204,6 +250,7 @@ class Result:
     metadata: dict[str, Any] = field(default_factory=dict)
     complete: bool = True
     reason: str | None = None
+    connectivity: xr.Dataset | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.tvb, xr.Dataset):
@@ -230,6 +277,9 @@ class Result:
             raise TypeError(f"Result: reason must be a str or None, got {self.reason!r}")
         if not isinstance(self.metadata, dict):
             raise TypeError(f"Result: metadata must be a dict, got {type(self.metadata).__name__}")
+        if self.connectivity is not None and not isinstance(self.connectivity, xr.Dataset):
+            raise TypeError("Result: connectivity must be an xarray.Dataset (see "
+                            f"connectivity_dataset) or None, got {type(self.connectivity).__name__}")
         self.metadata = _plain_json(self.metadata, "metadata")
 
     def __repr__(self) -> str:
@@ -348,6 +398,7 @@ class Result:
             spiking_files = {}
             for index, block in sorted(self.spiking.items()):
                 spiking_files[str(index)] = _stage_spiking(staging, block, index)
+            connectivity_file = _stage_connectivity(staging, self.connectivity)
             summary = {
                 "format": "pynn_multiscale.Result",
                 "format_version": FORMAT_VERSION,
@@ -356,6 +407,7 @@ class Result:
                 "tvb_file": TVB_FILE,
                 "tvb_monitors": [str(name) for name in self.tvb.data_vars],
                 "spiking_files": spiking_files,
+                "connectivity_file": connectivity_file,
                 "metadata": self.metadata,
             }
             with open(staging.path(directory / METADATA_FILE), "w", encoding="utf-8") as f:
@@ -369,6 +421,7 @@ class Result:
                 _ATTR_REASON: _to_json(self.reason),
                 _ATTR_SPIKING: _to_json(spiking_files),
                 _ATTR_VERSION: FORMAT_VERSION,
+                _ATTR_CONNECTIVITY: _to_json(connectivity_file),
             }
             dataset.to_netcdf(staging.path(directory / TVB_FILE), engine="h5netcdf")
             staging.commit()
@@ -432,7 +485,17 @@ class Result:
                 f"Result.load(path={str(path)!r}): format version {attrs[_ATTR_VERSION]} is newer "
                 f"than this pynn_multiscale understands ({FORMAT_VERSION}); upgrade pynn_multiscale"
             )
-        tvb.attrs = {key: value for key, value in attrs.items() if key not in _OWN_ATTRS}
+        tvb.attrs = {key: value for key, value in attrs.items()
+                     if key not in _OWN_ATTRS + (_ATTR_CONNECTIVITY,)}
+        connectivity = None
+        connectivity_file = json.loads(attrs.get(_ATTR_CONNECTIVITY, "null"))
+        if connectivity_file is not None:
+            if not (directory / connectivity_file).is_file():
+                raise FileNotFoundError(
+                    f"Result.load: {str(directory / connectivity_file)!r} is listed in {TVB_FILE} "
+                    "but missing; the result directory is incomplete (copy the whole directory)")
+            with xr.open_dataset(directory / connectivity_file, engine="h5netcdf") as dataset:
+                connectivity = dataset.load()
         spiking = {
             int(index): _read_spiking(directory / entry["file"], entry["format"])
             for index, entry in json.loads(attrs[_ATTR_SPIKING]).items()
@@ -443,6 +506,7 @@ class Result:
             metadata=json.loads(attrs[_ATTR_METADATA]),
             complete=json.loads(attrs[_ATTR_COMPLETE]),
             reason=json.loads(attrs[_ATTR_REASON]),
+            connectivity=connectivity,
         )
 
 
@@ -510,6 +574,14 @@ class _Staging:
         for temp, _ in self.staged:
             temp.unlink(missing_ok=True)
         self.staged = []
+
+
+def _stage_connectivity(staging: _Staging, connectivity: xr.Dataset | None) -> str | None:
+    """Write the connectivity Dataset (if any); return its file name."""
+    if connectivity is None:
+        return None
+    connectivity.to_netcdf(staging.path(staging.directory / CONNECTIVITY_FILE), engine="h5netcdf")
+    return CONNECTIVITY_FILE
 
 
 def _stage_spiking(staging: _Staging, block: neo.Block, index: int) -> dict[str, Any]:

@@ -21,9 +21,10 @@ import h5netcdf
 import h5py
 import numpy as np
 
-from .results import (_ATTR_COMPLETE, _ATTR_METADATA, _ATTR_REASON, _ATTR_SPIKING, _ATTR_VERSION,
-                      FORMAT_VERSION, METADATA_FILE, TVB_FILE, _check_metadata, _prepare_directory,
-                      _stage_spiking, _Staging, _to_json, _unique_name)
+from .results import (_ATTR_COMPLETE, _ATTR_CONNECTIVITY, _ATTR_METADATA, _ATTR_REASON,
+                      _ATTR_SPIKING, _ATTR_VERSION, FORMAT_VERSION, METADATA_FILE, TVB_FILE,
+                      _check_metadata, _prepare_directory, _stage_connectivity, _stage_spiking,
+                      _Staging, _to_json, _unique_name)
 
 
 class ResultWriter:
@@ -39,9 +40,12 @@ class ResultWriter:
     n_mode : int
     metadata : dict
         JSON-compatible run description.
+    connectivity : xarray.Dataset, optional
+        The structural connectivity (:func:`~pynn_multiscale.results.connectivity_dataset`),
+        written once at the start.
     """
 
-    def __init__(self, path, monitors, region_labels, n_mode, metadata):
+    def __init__(self, path, monitors, region_labels, n_mode, metadata, connectivity=None):
         self.directory = _prepare_directory(path)
         self.tvb_file = self.directory / TVB_FILE
         _check_metadata(metadata)
@@ -53,6 +57,7 @@ class ResultWriter:
         self.monitor_names = list(names)
         staging = _Staging(self.directory)
         try:
+            self.connectivity_file = _stage_connectivity(staging, connectivity)
             temp = staging.path(self.tvb_file)
             with h5netcdf.File(temp, "w") as f:
                 f.dimensions = {"region": len(region_labels), "mode": n_mode}
@@ -81,12 +86,13 @@ class ResultWriter:
         f.attrs[_ATTR_REASON] = _to_json(reason)
         f.attrs[_ATTR_SPIKING] = _to_json(self.spiking_files)
         f.attrs[_ATTR_VERSION] = FORMAT_VERSION
+        f.attrs[_ATTR_CONNECTIVITY] = _to_json(self.connectivity_file)
 
     def _write_summary(self, staging, complete, reason):
         summary = {"format": "pynn_multiscale.Result", "format_version": FORMAT_VERSION,
                    "complete": bool(complete), "reason": reason, "tvb_file": TVB_FILE,
                    "tvb_monitors": self.monitor_names, "spiking_files": self.spiking_files,
-                   "metadata": self.metadata}
+                   "connectivity_file": self.connectivity_file, "metadata": self.metadata}
         with open(staging.path(self.directory / METADATA_FILE), "w", encoding="utf-8") as f:
             f.write(_to_json(summary, indent=2) + "\n")
 

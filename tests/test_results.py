@@ -15,7 +15,7 @@ import pytest
 import quantities as pq
 import xarray as xr
 
-from pynn_multiscale.results import Result, ResultIOError, tvb_dataset
+from pynn_multiscale.results import Result, ResultIOError, connectivity_dataset, tvb_dataset
 
 REGION_LABELS = ["ctx_left", "ctx_right", "thalamus"]
 
@@ -99,6 +99,8 @@ def result() -> Result:
         metadata=json.loads(json.dumps(METADATA)),
         complete=False,
         reason="interrupted by user at t=1.0 ms",
+        connectivity=connectivity_dataset(rng.uniform(size=(3, 3)), rng.uniform(10, 90, (3, 3)),
+                                          REGION_LABELS),
     )
 
 
@@ -142,6 +144,29 @@ def test_tvb_round_trip(result, tmp_path):
     assert list(loaded.tvb["TemporalAverage_variable"].values) == ["V"]
     assert loaded.tvb["mode"].values.tolist() == [0]
     assert not any(key.startswith("pynn_multiscale") for key in loaded.tvb.attrs)
+
+
+def test_connectivity_round_trip(result, tmp_path):
+    loaded = Result.load(result.save(tmp_path / "run"))
+    xr.testing.assert_identical(loaded.connectivity, result.connectivity)
+    np.testing.assert_array_equal(loaded.connectivity["weights"].values,
+                                  result.connectivity["weights"].values)
+    assert loaded.connectivity["tract_lengths"].attrs["units"] == "mm"
+    with xr.open_dataset(tmp_path / "run" / "connectivity.nc") as plain:  # plain xarray
+        np.testing.assert_array_equal(plain["tract_lengths"].values,
+                                      result.connectivity["tract_lengths"].values)
+
+
+def test_result_without_connectivity_loads_none(result, tmp_path):
+    result.connectivity = None
+    directory = result.save(tmp_path / "run")
+    assert not (directory / "connectivity.nc").exists()
+    assert Result.load(directory).connectivity is None
+
+
+def test_connectivity_dataset_checks_shapes():
+    with pytest.raises(ValueError, match=r"weights has shape \(2, 3\), expected \(2, 2\)"):
+        connectivity_dataset(np.zeros((2, 3)), np.zeros((2, 2)), ["A", "B"])
 
 
 def test_monitors_have_their_own_time_axes(result):
@@ -306,6 +331,7 @@ def test_pickle_fallback_when_nix_cannot_store(result, tmp_path):
     with pytest.warns(UserWarning, match="region 2.*PickleIO"):
         result.save(tmp_path / "run")
     assert sorted(os.listdir(tmp_path / "run")) == [
+        "connectivity.nc",
         "metadata.json",
         "spiking_region_0.nix",
         "spiking_region_2.pkl",
@@ -328,6 +354,7 @@ def test_file_layout(result, tmp_path):
     directory = result.save(tmp_path / "a" / "b")  # parents are created
     assert directory == tmp_path / "a" / "b"
     assert sorted(os.listdir(directory)) == [
+        "connectivity.nc",
         "metadata.json",
         "spiking_region_0.nix",
         "spiking_region_2.nix",
@@ -418,6 +445,7 @@ def test_failed_save_keeps_previous_files(result, tmp_path, monkeypatch):
     assert (directory / "tvb.nc").read_bytes() == tvb_bytes
     assert (directory / "spiking_region_0.nix").read_bytes() == nix_bytes
     assert sorted(os.listdir(directory)) == [
+        "connectivity.nc",
         "metadata.json",
         "spiking_region_0.nix",
         "spiking_region_2.nix",
