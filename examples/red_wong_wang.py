@@ -10,7 +10,7 @@ Usage::
     python examples/red_wong_wang.py --simulator nest --duration 1000 --out results
 
 It writes ``--out``: ``tvb.nc`` (xarray), ``spiking_region_<i>.nix`` (neo),
-``metadata.json`` and ``overview.png``, and prints the mean rate of every
+``metadata.json`` and ``summary.png``, and prints the mean rate of every
 spiking population on one line.
 """
 
@@ -48,9 +48,9 @@ def main(argv=None):
                          to_tvb=rww.default_to_tvb(), seed=args.seed) as cosim:
         result = cosim.run(args.duration)
     result.save(args.out)
-    from pynn_multiscale.plot import overview
+    from pynn_multiscale.plot import summary
 
-    overview(result, os.path.join(args.out, "overview.png"))
+    summary(result, os.path.join(args.out, "summary.png"))
     parts = []
     for idx, block in sorted(result.spiking.items()):
         for st in block.segments[0].spiketrains:

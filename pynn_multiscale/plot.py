@@ -1,85 +1,204 @@
-"""Figures of a co-simulation result (matplotlib, no global state changed)."""
+"""Figures of a co-simulation result, with matplotlib.
+
+Each panel function draws onto axes you pass (or new ones) and returns
+them, so they compose into your own figures; :func:`summary` puts them all
+on one page and is what ``make demo`` writes.  Nothing here changes
+matplotlib's global state, except selecting the non-interactive ``Agg``
+backend when :func:`summary` writes a file and no backend was chosen.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["population_rate", "spiking_region", "tvb_timeseries", "connectome", "summary"]
+
+#: Colour of each population name (others are drawn in black).
+COLOURS = {"E": "tab:red", "I": "tab:blue"}
+
 
 def population_rate(train, bin_ms: float = 5.0):
-    """Population rate (Hz) of a population train in bins of ``bin_ms``.
+    """Population rate (Hz per neuron) of a population train in bins of ``bin_ms``.
 
-    Returns the bin centres (ms) and the rate per neuron.
+    ``train`` is one train for a whole population, as results store them
+    (annotation ``size`` = number of neurons).  Returns the bin centres (ms)
+    and the rates.  For lists of per-neuron trains use
+    :func:`pynn_multiscale.analysis.population_rate`.
     """
+    t_start = float(train.t_start.rescale("ms"))
     t_stop = float(train.t_stop.rescale("ms"))
-    edges = np.arange(0.0, t_stop + bin_ms / 2, bin_ms)
+    edges = np.arange(t_start, t_stop + bin_ms / 2, bin_ms)
     counts, _ = np.histogram(train.rescale("ms").magnitude, bins=edges)
     return (edges[:-1] + edges[1:]) / 2, counts * 1000.0 / (bin_ms * train.annotations["size"])
 
 
-def overview(result, path, max_neurons: int = 200, variable: str | None = None):
-    """Write the overview figure: rasters, population rates, TVB time series.
+def _axes(axes, n):
+    if axes is not None:
+        return axes
+    import matplotlib.pyplot as plt
+
+    _, new = plt.subplots(n, 1, figsize=(8, 2.2 * n), sharex=True, constrained_layout=True)
+    return new
+
+
+def _region_label(result, region):
+    return result.spiking[region].annotations.get("region_label", str(region))
+
+
+def spiking_region(result, region: int, axes=None, max_neurons: int = 200, bin_ms: float = 5.0):
+    """Raster (top axes) and population rates (bottom axes) of one spiking region.
 
     Parameters
     ----------
     result : Result
-    path : str
-        PNG file to write.
+    region : int
+        Index of the spiking region in the connectome.
+    axes : pair of matplotlib Axes, optional
+        Where to draw; default a new figure.
     max_neurons : int
-        Neurons shown per population in the rasters.
-    variable : str, optional
-        TVB variable to plot; default the first one of the first monitor.
+        Neurons shown per population in the raster (the first ones).
+    bin_ms : float
+        Bin width of the population rates.
     """
-    import matplotlib
+    ax_raster, ax_rate = _axes(axes, 2)
+    offset = 0
+    label = _region_label(result, region)
+    for st in result.spiking[region].segments[0].spiketrains:
+        pop = st.annotations["population"]
+        index = np.asarray(st.array_annotations["source_index"])
+        keep = index < max_neurons
+        shown = min(max_neurons, st.annotations["size"])
+        ax_raster.plot(st.rescale("ms").magnitude[keep], index[keep] + offset, "|", ms=2,
+                       color=COLOURS.get(pop, "k"), label=f"{pop} ({shown} of {st.annotations['size']})")
+        offset += shown
+        t, rate = population_rate(st, bin_ms)
+        ax_rate.plot(t, rate, color=COLOURS.get(pop, "k"), lw=1,
+                     label=f"{pop}: mean {1000.0 * len(st) / (st.annotations['size'] * float(st.duration.rescale('ms'))):.2f} Hz")
+    ax_raster.set_ylabel("neuron")
+    ax_raster.set_ylim(-1, offset)
+    ax_raster.set_title(f"Spiking region {region} ({label}): spikes", fontsize=10)
+    ax_raster.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, markerscale=4)
+    ax_rate.set_ylabel("rate (Hz)")
+    ax_rate.set_xlabel("time (ms)")
+    ax_rate.set_title(f"{label}: population rate per neuron ({bin_ms:g} ms bins)", fontsize=10)
+    ax_rate.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    return ax_raster, ax_rate
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
 
-    regions = sorted(result.spiking)
-    n_rows = len(regions) + 2
-    fig, axes = plt.subplots(n_rows, 1, figsize=(10, 2.4 * n_rows), sharex=True,
-                             constrained_layout=True)
-    colours = {"E": "tab:red", "I": "tab:blue"}
-    for ax, idx in zip(axes, regions):
-        block = result.spiking[idx]
-        offset = 0
-        for st in block.segments[0].spiketrains:
-            pop = st.annotations["population"]
-            index = np.asarray(st.array_annotations["source_index"])
-            keep = index < max_neurons
-            ax.plot(st.rescale("ms").magnitude[keep], index[keep] + offset, "|",
-                    ms=2, color=colours.get(pop, "k"), label=pop)
-            offset += min(max_neurons, st.annotations["size"])
-        ax.set_ylabel("neuron")
-        ax.set_title(f"Spiking region {idx} ({block.annotations['region_label']}): raster, "
-                     f"first {max_neurons} neurons per population", fontsize=10)
-        ax.legend(loc="upper right", fontsize=8, markerscale=4)
-    ax = axes[len(regions)]
-    for idx in regions:
-        for st in result.spiking[idx].segments[0].spiketrains:
-            t, r = population_rate(st)
-            pop = st.annotations["population"]
-            ax.plot(t, r, label=f"{result.spiking[idx].annotations['region_label']} {pop}",
-                    color=colours.get(pop), ls="-" if idx == regions[0] else "--")
-    ax.set_ylabel("rate (Hz)")
-    ax.set_title("Population rates (5 ms bins)", fontsize=10)
-    ax.legend(loc="upper right", fontsize=8, ncol=2)
-    ax = axes[-1]
-    name = list(result.tvb.data_vars)[0]
+def tvb_timeseries(result, ax=None, monitor: str | None = None, variable: str | None = None):
+    """One TVB variable of every region: grey, with the spiking regions in colour.
+
+    Parameters
+    ----------
+    result : Result
+    ax : matplotlib Axes, optional
+    monitor : str, optional
+        Default: the first monitor.
+    variable : str, optional
+        Default: the monitor's first variable.
+    """
+    ax = ax if ax is not None else _axes(None, 1)
+    name = monitor or list(result.tvb.data_vars)[0]
     data = result.monitor(name)
     var = variable or str(data["variable"].values[0])
     series = data.sel(variable=var).isel(mode=0)
     time = series["time"].values
-    spiking_labels = {result.spiking[i].annotations["region_label"] for i in regions}
+    spiking = {str(result.tvb["region"].values[i]) for i in result.spiking}
     for label in series["region"].values:
-        if str(label) not in spiking_labels:
-            ax.plot(time, series.sel(region=label).values, color="0.75", lw=0.5)
-    for label in sorted(spiking_labels):
-        ax.plot(time, series.sel(region=label).values, lw=1.5, label=f"{label} (spiking)")
+        if str(label) not in spiking:
+            ax.plot(time, series.sel(region=label).values, color="0.7", lw=0.5)
+    ax.plot([], [], color="0.7", lw=0.5, label=f"{series.sizes['region'] - len(spiking)} TVB regions")
+    for i in sorted(result.spiking):
+        label = str(result.tvb["region"].values[i])
+        ax.plot(time, series.sel(region=label).values, lw=1.5, label=f"{label} (spiking, {i})")
     ax.set_ylabel(var)
     ax.set_xlabel("time (ms)")
-    ax.set_title(f"TVB {name} monitor: {var} of every region (grey), spiking regions in colour",
-                 fontsize=10)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(f"TVB {name} monitor: {var} of every region", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    return ax
+
+
+def connectome(result, ax=None):
+    """The connectome's weights (log scale), with the spiking regions marked.
+
+    Entry (row i, column j) is the connection from region j to region i, as
+    in TVB.  Needs ``result.connectivity`` (saved with every co-simulation).
+    """
+    import matplotlib.colors as mcolors
+
+    if result.connectivity is None:
+        raise ValueError("connectome(): this result has no connectivity (it was saved before "
+                         "results carried connectivity.nc); plot the TVB Connectivity instead")
+    ax = ax if ax is not None else _axes(None, 1)
+    weights = result.connectivity["weights"].values
+    positive = weights[weights > 0]
+    image = ax.imshow(np.where(weights > 0, weights, np.nan), cmap="viridis",
+                      norm=mcolors.LogNorm(positive.min(), positive.max()) if positive.size else None,
+                      interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, shrink=0.8, label="weight")
+    n = weights.shape[0]
+    for i in sorted(result.spiking):
+        for line in (ax.axhline, ax.axvline):
+            line(i, color="tab:red", lw=0.8, alpha=0.8)
+    ticks = sorted(result.spiking)
+    ax.set_xticks(ticks, [str(i) for i in ticks], fontsize=8, color="tab:red")
+    ax.set_yticks(ticks, [str(i) for i in ticks], fontsize=8, color="tab:red")
+    ax.set_xlabel(f"source region (index, of {n})")
+    ax.set_ylabel("target region (index)")
+    ax.set_title("Connectome weights (log colour scale)\nred lines: spiking regions "
+                 + ", ".join(str(i) for i in ticks), fontsize=10)
+    return ax
+
+
+def summary(result, path=None, max_neurons: int = 200, monitor: str | None = None,
+            variable: str | None = None):
+    """The one-page summary: connectome, TVB time series, and each spiking region.
+
+    Top row: the connectome with the spiking regions marked, and one TVB
+    variable of every region.  Then, per spiking region, its raster and
+    its population rates.  A line under the title gives the simulator, the
+    duration and the synchronisation interval from the result's metadata.
+
+    Parameters
+    ----------
+    result : Result
+    path : str or Path, optional
+        PNG file to write (then the figure is closed and ``path`` returned);
+        without it the figure is returned.
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    regions = sorted(result.spiking)
+    heights = [3.2] + [1.6, 1.4] * len(regions)
+    fig = plt.figure(figsize=(11, sum(heights) + 0.8), constrained_layout=True)
+    grid = fig.add_gridspec(len(heights), 2, height_ratios=heights, width_ratios=[1, 1.8])
+    if result.connectivity is not None:
+        connectome(result, fig.add_subplot(grid[0, 0]))
+        tvb_timeseries(result, fig.add_subplot(grid[0, 1]), monitor, variable)
+    else:
+        tvb_timeseries(result, fig.add_subplot(grid[0, :]), monitor, variable)
+    for k, region in enumerate(regions):
+        ax_raster = fig.add_subplot(grid[1 + 2 * k, :])
+        ax_rate = fig.add_subplot(grid[2 + 2 * k, :], sharex=ax_raster)
+        spiking_region(result, region, (ax_raster, ax_rate), max_neurons=max_neurons)
+    meta = result.metadata
+    details = []
+    if "simulator" in meta:
+        details.append(f"spiking simulator {meta['simulator']} {meta.get('simulator_version', '')}")
+    if "duration_ms" in meta:
+        details.append(f"{meta['duration_ms']:g} ms")
+    if "sync_interval_ms" in meta:
+        details.append(f"synchronised every {meta['sync_interval_ms']:g} ms")
+    if not result.complete:
+        details.append(f"INCOMPLETE: {result.reason}")
+    fig.suptitle("Multiscale co-simulation: TVB whole brain with spiking regions\n"
+                 + ", ".join(details), fontsize=11)
+    if path is None:
+        return fig
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

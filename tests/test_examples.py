@@ -19,5 +19,5 @@ def test_use_case_example_runs_on(simulator, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     line = [x for x in done.stdout.splitlines() if x.startswith("mean rates")]
     assert line and f"({simulator}, 26 ms)" in line[0], done.stdout
-    for name in ("tvb.nc", "metadata.json", "overview.png", "spiking_region_31.nix"):
+    for name in ("tvb.nc", "metadata.json", "summary.png", "spiking_region_31.nix"):
         assert (out / name).exists(), name
