@@ -7,9 +7,9 @@ One window of the loop (the order of the seed, tvb-multiscale's slides):
 3. The spiking simulator advances the same window.
 4. Spiking -> TVB: rates (and other values) of the window are written into
    the state and history of the regions the spiking networks replace.
-5.-7. TVB's coupling, non-state variables and history follow from the
-   corrected states (:meth:`TVBEngine.commit`).
-8. TVB's monitors record the window.
+5. TVB's coupling, non-state variables and history (steps 5 to 7 of the
+   seed) follow from the corrected states (:meth:`TVBEngine.commit`).
+6. TVB's monitors record the window (the seed's step 8).
 
 Steps 1 and 2 are computed together: the coupling TVB sends to a spiking
 region during the window only reads history from before the window (every

@@ -201,7 +201,7 @@ class NestBackend:
         nestkernel_api.llapi_set_nc_status(handle["generators"]._datum, params)
 
     def add_current_source(self, population, delay=None):
-        """Two ``step_current_generator``s taking turns, as the Poisson generators do."""
+        """Two ``step_current_generator`` devices taking turns, as the Poisson generators do."""
         nest = self.nest
         generators = nest.Create("step_current_generator", 2, params={"allow_offgrid_times": False})
         delay = max(nest.min_delay, nest.resolution) if delay is None else float(delay)

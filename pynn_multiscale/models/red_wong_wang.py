@@ -94,6 +94,7 @@ class ReducedWongWangExcInhRates(ReducedWongWangExcInh):
         return y_e / (1 - np.exp(-self.d_e * y_e)), y_i / (1 - np.exp(-self.d_i * y_i))
 
     def dfun(self, state_variables, coupling, local_coupling=0.0):
+        """Time derivatives of S_e and S_i (TVB's reduced Wong-Wang equations)."""
         S_e, S_i = state_variables[0], state_variables[1]
         H_e, H_i = self._rates(*self._inputs(S_e, S_i, coupling[0] + local_coupling * S_e))
         dS_e = -(S_e / self.tau_e) + (1 - S_e) * H_e * self.gamma_e
