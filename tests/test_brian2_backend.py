@@ -14,11 +14,27 @@ import pytest
 import pyNN.brian2 as sim
 
 import pynn_multiscale as pm
-from pynn_multiscale.backends.brian2 import Brian2Backend
+from pynn_multiscale.backends.brian2 import TARGET_ENV, Brian2Backend, apply_codegen_target
 from pynn_multiscale.models import red_wong_wang as rww
 from tvb_helpers import held_rate_simulator, known_source_region
 
 DT = 0.1  # TVB's and Brian2's step (ms)
+apply_codegen_target()  # numpy in the suite (tests/conftest.py), for code built outside a backend
+
+
+@pytest.fixture(params=["numpy", "cython"])
+def codegen_target(request, monkeypatch):
+    """Run a test on both of Brian2's targets (the suite's numpy and the default Cython).
+
+    The backend's rings are written in place and read by the generated code:
+    the two targets reach that buffer in different ways.
+    """
+    import brian2
+
+    previous = brian2.prefs.codegen.target
+    monkeypatch.setenv(TARGET_ENV, request.param)
+    yield request.param
+    brian2.prefs.codegen.target = previous
 
 
 def backend():
@@ -77,7 +93,7 @@ def test_rate_proxy_delivers_rate_times_weight(rate):
     assert abs(fano - 1.0) < 3 * np.sqrt(2.0 / (N_COUNT - 1)), fano
 
 
-def test_rate_step_latency_and_a_whole_run_schedule():
+def test_rate_step_latency_and_a_whole_run_schedule(codegen_target):
     """A 1000 ms schedule set at once (longer than the backend's ring) with a rate step.
 
     Rate value k covers (k h, (k+1) h]; its generator stamps start at
@@ -229,7 +245,7 @@ def run_current(proxy, record_v=False):
     return result, c, offsets, window, final_offset
 
 
-def test_injected_current_is_the_tvb_value_times_weight_step_by_step():
+def test_injected_current_is_the_tvb_value_times_weight_step_by_step(codegen_target):
     """I(t) = weight * c(t) sample by sample, from V's exact update over each step.
 
     Brian2 integrates this linear cell exactly: V_{m} = a V_{m-1} + I tau (1 - a) / C
@@ -376,6 +392,20 @@ def poisson_source_count(rate_before, rate_after, duration=1000.0, n=20):
     count = sum(len(st) for st in src.get_data().segments[0].spiketrains)
     sim.end()
     return count
+
+
+def test_codegen_target_comes_from_the_environment(monkeypatch):
+    import brian2
+
+    previous = brian2.prefs.codegen.target
+    try:
+        monkeypatch.setenv(TARGET_ENV, "numpy")
+        assert apply_codegen_target() == "numpy" == brian2.prefs.codegen.target
+        monkeypatch.setenv(TARGET_ENV, "cuda")
+        with pytest.raises(pm.errors.ConfigurationError, match=f"{TARGET_ENV}='cuda'.*numpy, cython"):
+            apply_codegen_target()
+    finally:
+        brian2.prefs.codegen.target = previous
 
 
 def test_upstream_spike_source_poisson_set_rate_is_ignored():

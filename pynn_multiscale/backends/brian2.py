@@ -76,11 +76,22 @@ Upstream defects worked around here (tests in ``tests/test_brian2_backend.py``):
   ``defaultclock``, not on PyNN's network clock: ``setup`` sets
   ``defaultclock.dt`` to the time step so both agree.
 * PyNN's ``setup`` ignores ``seed`` on Brian2 (see Seeding).
+
+Code generation target
+----------------------
+Brian2 compiles its generated code with Cython by default.  Its cache key
+includes the Python executable's path, so each new virtual environment (a CI
+run on a clean clone, for instance) compiles everything again: about 400 s for
+the use case's network on 2 cores.  Set the environment variable
+``PYNN_MULTISCALE_BRIAN2_TARGET`` to ``numpy`` (or ``cython``) to choose
+Brian2's target; :func:`apply_codegen_target` reads it when a backend is set
+up.  The test suite runs Brian2 on ``numpy`` (set in ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -190,6 +201,7 @@ class Brian2Backend:
             kwargs["max_delay"] = max_delay
         self.sim.setup(**kwargs)
         batch_projections()
+        apply_codegen_target()
         b2 = self.brian2
         b2.defaultclock.dt = timestep * b2.ms  # PyNN's SpikeGeneratorGroup runs on it
         if seed is not None:
@@ -583,6 +595,29 @@ def batch_projections(enabled: bool = True):
 
     cls.__init__ = __init__
     cls._convergent_connect = _convergent_connect
+
+
+TARGET_ENV = "PYNN_MULTISCALE_BRIAN2_TARGET"
+_TARGETS = ("numpy", "cython")
+
+
+def apply_codegen_target():
+    """Set Brian2's code generation target from ``$PYNN_MULTISCALE_BRIAN2_TARGET``.
+
+    Does nothing when the variable is unset or empty (Brian2 then keeps its
+    own choice: Cython when a compiler is available).  Returns the target in
+    force.
+    """
+    import brian2
+
+    value = os.environ.get(TARGET_ENV, "").strip()
+    if value:
+        if value not in _TARGETS:
+            raise ConfigurationError(
+                f"{TARGET_ENV}={value!r} is not a Brian2 code generation target: "
+                f"set it to one of {', '.join(_TARGETS)}, or unset it to keep Brian2's default")
+        brian2.prefs.codegen.target = value
+    return brian2.prefs.codegen.target
 
 
 def _ms():

@@ -37,7 +37,12 @@ def isolated(function):
 
 
 def pynn(simulator):
-    return importlib.import_module(f"pyNN.{simulator}")
+    sim = importlib.import_module(f"pyNN.{simulator}")
+    if simulator == "brian2":
+        from pynn_multiscale.backends.brian2 import apply_codegen_target
+
+        apply_codegen_target()
+    return sim
 
 
 def seed_everything(sim, simulator, seed):
@@ -45,10 +50,11 @@ def seed_everything(sim, simulator, seed):
     if simulator == "brian2":
         import brian2
 
-        from pynn_multiscale.backends.brian2 import batch_projections
+        from pynn_multiscale.backends.brian2 import apply_codegen_target, batch_projections
 
         brian2.seed(seed)
-        batch_projections()  # PyNN's own connects one neuron at a time: 150 s per region
+        batch_projections()
+        apply_codegen_target()  # PyNN's own connects one neuron at a time: 150 s per region
     if simulator == "neuron":  # the NetStims' stream is seeded from this when created
         sim.simulator.state.native_rng_baseseed = seed
     np.random.seed(seed)
