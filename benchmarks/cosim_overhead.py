@@ -76,7 +76,7 @@ def build_region(sim, idx, label, rng, n_e, n_i):
     return rww.build_spiking_region(sim, idx, label, rng, n_e=n_e, n_i=n_i)
 
 
-def make_cosim(sim, regions, neurons, seed, kind, mode, log=None):
+def make_cosim(sim, regions, neurons, seed, kind, mode, log=None, min_delay=None):
     n_e, n_i = int(round(0.8 * neurons)), neurons - int(round(0.8 * neurons))
     tvb = rww.tvb_simulator()
 
@@ -89,7 +89,7 @@ def make_cosim(sim, regions, neurons, seed, kind, mode, log=None):
                             seed=seed, progress=False, coupling_mode=mode,
                             # the network's synaptic delay: in spiking mode every proxy
                             # delay is longer, and the offset proxy has none
-                            min_delay=rww.NETWORK_PARAMS["delay"])
+                            min_delay=min_delay or rww.NETWORK_PARAMS["delay"])
     return cosim, build
 
 
@@ -148,7 +148,8 @@ def in_child(function, *args):
         return pool.apply(function, args)
 
 
-def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, cold_cache):
+def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, cold_cache,
+                       min_delay=None):
     """Build W1 and run it for ``duration`` ms (at least one window), timing both.
 
     ``build_s`` covers building and the first window (Brian2 compiles
@@ -165,7 +166,7 @@ def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, 
         brian2.prefs.codegen.runtime.cython.cache_dir = tempfile.mkdtemp(prefix="brian2-cache-")
     log = {}
     t0 = time.perf_counter()
-    cosim, build = make_cosim(sim, regions, neurons, seed, kind, mode, log)
+    cosim, build = make_cosim(sim, regions, neurons, seed, kind, mode, log, min_delay)
     log["labels"] = {idx: cosim.engine.region_labels[idx] for idx in regions}
     windows = log["windows"] = []
     original = cosim._begin_window
@@ -300,6 +301,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=1,
                         help="repeat the three timed runs, alternating, and keep each one's "
                              "fastest time (the machines are shared and noisy)")
+    parser.add_argument("--min-delay", type=float, default=None,
+                        help="the spiking simulator's min_delay in ms (default the network's "
+                             "synaptic delay, 1.5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
 
@@ -307,10 +311,10 @@ def main(argv=None):
     common = (args.simulator, regions, args.neurons, args.seed, args.proxy, args.coupling_mode)
 
     # the first build and first window, with an empty compiler cache (Brian2 compiles then)
-    first = in_child(timed_cosimulation, *common, 0.0, True)
+    first = in_child(timed_cosimulation, *common, 0.0, True, args.min_delay)
     cosim_times, alone_times, tvb_times, runs = [], [], [], []
     for _ in range(max(1, args.repeats)):
-        run = in_child(timed_cosimulation, *common, args.duration, False)
+        run = in_child(timed_cosimulation, *common, args.duration, False, args.min_delay)
         cosim_times.append(run["cosim_s"])
         runs.append(run)
         alone_s, rates_alone = in_child(spiking_alone_by_name, args.simulator, regions,

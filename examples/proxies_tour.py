@@ -70,14 +70,18 @@ def run(simulator, *args, **kwargs):
         return pool.apply(run_here, (simulator,) + args, kwargs)
 
 
-def run_here(simulator, duration, seed, to_spiking, to_tvb, tau_rin=10.0):
-    """One short W1 run; returns the result and what the proxies sent to region 31."""
+def run_here(simulator, duration, seed, to_spiking, to_tvb, tau_rin=10.0, regions=(31, 65)):
+    """One short W1 run; returns the result and what the proxies sent to region 31.
+
+    ``regions`` are the spiking regions (region 31 must be one of them).
+    """
     sim = importlib.import_module(f"pyNN.{simulator}")
     sent = []
     tvb = rww.tvb_simulator(tau_rin=tau_rin)
     kind = to_spiking[0].capability
     min_delay = rww.NETWORK_PARAMS["delay"] if kind == "offset_current" else None
-    with pm.CoSimulation(tvb, sim, spiking_regions=[31, 65], build_region=rww.build_spiking_region,
+    with pm.CoSimulation(tvb, sim, spiking_regions=list(regions),
+                         build_region=rww.build_spiking_region,
                          to_spiking=to_spiking, to_tvb=to_tvb, seed=seed,
                          min_delay=min_delay) as cosim:
         backend = cosim.backend
@@ -120,6 +124,60 @@ def delivered(sent, dt, n_neurons, duration):
     return dt * np.arange(1, steps + 1), values, unit
 
 
+def tour(simulator, duration, seed, runner=run, regions=(31, 65)):
+    """Run every kind and draw the tour's figure; returns ``(figure, summary lines)``.
+
+    ``runner`` is :func:`run` (each kind in a fresh process: needed on
+    NEURON) or :func:`run_here` (in this process: enough on NEST and Brian2).
+    """
+    import matplotlib.pyplot as plt
+
+    kinds = to_spiking_kinds()
+    fig, axes = plt.subplots(len(kinds) + 1, 2, figsize=(12, 2.2 * (len(kinds) + 1)),
+                             constrained_layout=True)
+    summary = []
+    for row, (label, proxies) in enumerate(kinds.items()):
+        try:
+            result, sent = runner(simulator, duration, seed, proxies, rww.default_to_tvb(),
+                                  regions=regions)
+        except pm.CapabilityError as exc:  # this backend lacks the kind: say so in the figure
+            for ax in axes[row]:
+                ax.axis("off")
+            axes[row, 0].set_title(f"{label}: not available on {simulator}", fontsize=9)
+            summary.append(f"{label}: not available on {simulator} ({exc})")
+            continue
+        t, v, unit = delivered(sent, 0.1, rww.N_E, duration)
+        axes[row, 0].plot(t, v, lw=0.8)
+        axes[row, 0].set_ylabel(unit, fontsize=8)
+        axes[row, 0].set_title(f"{label}: what region {REGION}'s E neurons receive", fontsize=9)
+        (st,) = [s for s in result.spiking[REGION].segments[0].spiketrains
+                 if s.annotations["population"] == "E"]
+        tr, rate = population_rate(st)
+        axes[row, 1].plot(tr, rate, color="tab:red", lw=0.8)
+        axes[row, 1].set_ylabel("E rate (Hz)", fontsize=8)
+        mean = 1000.0 * len(st) / (st.annotations["size"] * duration)
+        axes[row, 1].set_title(f"{label}: E population rate (5 ms bins), mean {mean:.2f} Hz",
+                               fontsize=9)
+        summary.append(f"{label}: mean input {v.mean():.3g} {unit.split('(')[-1].rstrip(')')}, "
+                       f"E rate {mean:.2f} Hz")
+    ax = axes[-1, 0]
+    for label, proxies in to_tvb_kinds().items():
+        result, _ = runner(simulator, duration, seed, rww.default_to_spiking(), proxies,
+                           tau_rin=0.0, regions=regions)
+        rin = result.monitor("Raw").sel(variable="Rin_e", region=result.spiking[REGION]
+                                        .annotations["region_label"]).isel(mode=0)
+        ax.plot(rin["time"], rin, lw=0.8, label=label)
+        summary.append(f"{label}: mean Rin_e {float(rin.mean()):.2f} Hz")
+    ax.set_ylabel("Rin_e received (Hz)", fontsize=8)
+    ax.set_xlabel("time (ms)")
+    ax.set_title(f"Spiking -> TVB: what region {REGION}'s Rin_e receives (model filter off)",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    axes[-1, 1].axis("off")
+    axes[-2, 1].set_xlabel("time (ms)")
+    return fig, summary
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--simulator", default="nest", choices=["nest", "brian2", "neuron"])
@@ -132,51 +190,7 @@ def main(argv=None):
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    kinds = to_spiking_kinds()
-    fig, axes = plt.subplots(len(kinds) + 1, 2, figsize=(12, 2.2 * (len(kinds) + 1)),
-                             constrained_layout=True)
-    summary = []
-    for row, (label, proxies) in enumerate(kinds.items()):
-        try:
-            result, sent = run(args.simulator, args.duration, args.seed, proxies,
-                               rww.default_to_tvb())
-        except pm.CapabilityError as exc:  # this backend lacks the kind: say so in the figure
-            for ax in axes[row]:
-                ax.axis("off")
-            axes[row, 0].set_title(f"{label}: not available on {args.simulator}", fontsize=9)
-            summary.append(f"{label}: not available on {args.simulator} ({exc})")
-            continue
-        t, v, unit = delivered(sent, 0.1, rww.N_E, args.duration)
-        axes[row, 0].plot(t, v, lw=0.8)
-        axes[row, 0].set_ylabel(unit, fontsize=8)
-        axes[row, 0].set_title(f"{label}: what region {REGION}'s E neurons receive", fontsize=9)
-        (st,) = [s for s in result.spiking[REGION].segments[0].spiketrains
-                 if s.annotations["population"] == "E"]
-        tr, rate = population_rate(st)
-        axes[row, 1].plot(tr, rate, color="tab:red", lw=0.8)
-        axes[row, 1].set_ylabel("E rate (Hz)", fontsize=8)
-        mean = 1000.0 * len(st) / (st.annotations["size"] * args.duration)
-        axes[row, 1].set_title(f"{label}: E population rate (5 ms bins), mean {mean:.2f} Hz",
-                               fontsize=9)
-        summary.append(f"{label}: mean input {v.mean():.3g} {unit.split('(')[-1].rstrip(')')}, "
-                       f"E rate {mean:.2f} Hz")
-    ax = axes[-1, 0]
-    for label, proxies in to_tvb_kinds().items():
-        result, _ = run(args.simulator, args.duration, args.seed, rww.default_to_spiking(), proxies,
-                        tau_rin=0.0)
-        rin = result.monitor("Raw").sel(variable="Rin_e", region=result.spiking[REGION]
-                                        .annotations["region_label"]).isel(mode=0)
-        ax.plot(rin["time"], rin, lw=0.8, label=label)
-        summary.append(f"{label}: mean Rin_e {float(rin.mean()):.2f} Hz")
-    ax.set_ylabel("Rin_e received (Hz)", fontsize=8)
-    ax.set_xlabel("time (ms)")
-    ax.set_title(f"Spiking -> TVB: what region {REGION}'s Rin_e receives (model filter off)",
-                 fontsize=9)
-    ax.legend(fontsize=7)
-    axes[-1, 1].axis("off")
-    axes[-2, 1].set_xlabel("time (ms)")
+    fig, summary = tour(args.simulator, args.duration, args.seed)
     path = os.path.join(args.out, "proxies_tour.png")
     fig.savefig(path, dpi=90)
     print("\n".join(summary))
