@@ -9,6 +9,8 @@ Usage::
 
     python examples/red_wong_wang.py --simulator nest --duration 1000 --out results
 
+``--simulator`` is nest, brian2, neuron or annarchy (this package's PyNN adapter).
+
 It writes ``--out``: ``tvb.nc`` (xarray), ``spiking_region_<i>.nix`` (neo),
 ``metadata.json`` and ``summary.png``, and prints the mean rate of every
 spiking population on one line.
@@ -26,7 +28,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import pynn_multiscale as pm  # noqa: E402
 from pynn_multiscale.models import red_wong_wang as rww  # noqa: E402
 
-SIMULATORS = {"nest": "pyNN.nest", "brian2": "pyNN.brian2", "neuron": "pyNN.neuron"}
+SIMULATORS = {"nest": "pyNN.nest", "brian2": "pyNN.brian2", "neuron": "pyNN.neuron",
+              "annarchy": "pynn_multiscale.backends.annarchy"}
 
 
 def main(argv=None):

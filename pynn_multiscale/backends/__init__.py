@@ -12,7 +12,8 @@ from ..errors import CapabilityError, ConfigurationTypeError, bad_value
 from .base import Backend
 
 #: PyNN module name -> backend module within this package.
-_BACKENDS = {"pyNN.nest": "nest", "pyNN.brian2": "brian2", "pyNN.neuron": "neuron"}
+_BACKENDS = {"pyNN.nest": "nest", "pyNN.brian2": "brian2", "pyNN.neuron": "neuron",
+             "pynn_multiscale.backends.annarchy": "annarchy.cosim"}
 
 
 def get_backend(sim) -> Backend:

@@ -13,31 +13,24 @@ functions.
 
 from __future__ import annotations
 
-import functools
 import importlib
 
 import numpy as np
 
+from isolation import isolated
+
 #: Every simulator the suite covers; NEST is the reference the others are compared with.
 SIMULATORS = ["nest", "brian2", "neuron"]
 REFERENCE = "nest"
+#: PyNN-like modules not named pyNN.<simulator> (ANNarchy speaks PyNN through our adapter).
+MODULES = {"annarchy": "pynn_multiscale.backends.annarchy"}
+#: Simulators whose setup() takes PyNN's rng_seed.
+SEEDED_SETUP = ("nest", "annarchy")
 OTHERS = [s for s in SIMULATORS if s != REFERENCE]
 
 
-def isolated(function):
-    """Run ``function(*args)`` in a fresh interpreter, once per arguments (cached)."""
-    @functools.lru_cache(maxsize=None)
-    def run(*args, **kwargs):
-        import multiprocessing
-
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            return pool.apply(function, args, kwargs)
-    run.__doc__ = function.__doc__
-    return run
-
-
 def pynn(simulator):
-    sim = importlib.import_module(f"pyNN.{simulator}")
+    sim = importlib.import_module(MODULES.get(simulator, f"pyNN.{simulator}"))
     if simulator == "brian2":
         from pynn_multiscale.backends.brian2 import apply_codegen_target
 
@@ -135,7 +128,7 @@ def _poisson_population(simulator, rate_scale=1.0, seed=1):
     the total spike count.
     """
     sim = pynn(simulator)
-    sim.setup(timestep=POISSON_DT, min_delay=1.0, rng_seed=seed) if simulator == "nest" \
+    sim.setup(timestep=POISSON_DT, min_delay=1.0, rng_seed=seed) if simulator in SEEDED_SETUP \
         else sim.setup(timestep=POISSON_DT, min_delay=1.0)
     seed_everything(sim, simulator, seed)
     try:
@@ -188,7 +181,7 @@ def _ei_region(simulator, seed):
 
     sim = pynn(simulator)
     delay = rww.NETWORK_PARAMS["delay"]
-    sim.setup(timestep=0.1, min_delay=delay, rng_seed=seed) if simulator == "nest" \
+    sim.setup(timestep=0.1, min_delay=delay, rng_seed=seed) if simulator in SEEDED_SETUP \
         else sim.setup(timestep=0.1, min_delay=delay)
     seed_everything(sim, simulator, seed)
     try:
