@@ -13,7 +13,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@$(MAKE) --no-print-directory prerequisites
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[nest,brian2,neuron,test]"
+	$(PY) -m pip install --quiet -e ".[all,test]"
 	$(PY) -c "import pyNN.neuron" >/dev/null  # compiles PyNN's NEURON mechanisms once
 	@touch $(STAMP)
 

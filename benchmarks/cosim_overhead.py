@@ -39,6 +39,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import pynn_multiscale as pm  # noqa: E402
+from pynn_multiscale.backends import SIMULATORS, simulator_module  # noqa: E402
 from pynn_multiscale.models import red_wong_wang as rww  # noqa: E402
 
 #: Homologous pairs of connectivity_68 (right hemisphere 0-33, left 34-67), the
@@ -104,7 +105,8 @@ def _backend_class(sim):
 
 
 _CLASSES = {"pyNN.nest": "NestBackend", "pyNN.brian2": "Brian2Backend",
-            "pyNN.neuron": "NeuronBackend"}
+            "pyNN.neuron": "NeuronBackend", "pynn_multiscale.backends.annarchy": "AnnarchyBackend"}
+
 
 
 def _record_sources(sim, log):
@@ -153,13 +155,14 @@ def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, 
     """Build W1 and run it for ``duration`` ms (at least one window), timing both.
 
     ``build_s`` covers building and the first window (Brian2 compiles
-    then); ``cold_cache`` gives Brian2 an empty compiler cache.  Returns the
+    then); ``cold_cache`` gives Brian2 or ANNarchy an empty compiler cache.  Returns the
     timings, the rates, and the log of every value sent to the sources.
     """
-    import importlib
     import tempfile
 
-    sim = importlib.import_module(f"pyNN.{simulator}")
+    if cold_cache and simulator == "annarchy":  # an empty compile cache: ANNarchy compiles
+        os.environ["PYNN_MULTISCALE_CACHE"] = tempfile.mkdtemp(prefix="annarchy-cache-")
+    sim = simulator_module(simulator)
     if cold_cache and simulator == "brian2":
         import brian2
 
@@ -215,9 +218,7 @@ def _timed(spent, key, function):
 
 
 def spiking_alone_by_name(simulator, *args):
-    import importlib
-
-    return spiking_alone(importlib.import_module(f"pyNN.{simulator}"), *args)
+    return spiking_alone(simulator_module(simulator), *args)
 
 
 def spiking_alone(sim, regions, build, seed, dt, min_delay, max_delay, first_window, duration,
@@ -289,7 +290,7 @@ def _replay_schedule(setter, handle, values):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--simulator", default="nest", choices=["nest", "brian2", "neuron"])
+    parser.add_argument("--simulator", default="nest", choices=sorted(SIMULATORS))
     parser.add_argument("--duration", type=float, default=1000.0, help="ms (default 1000)")
     parser.add_argument("--regions", type=int, default=2, help="spiking regions (default 2)")
     parser.add_argument("--neurons", type=int, default=1000, help="neurons per region (80%% E)")

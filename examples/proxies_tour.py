@@ -13,7 +13,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 
@@ -22,6 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import pynn_multiscale as pm  # noqa: E402
+from pynn_multiscale.backends import SIMULATORS, simulator_module  # noqa: E402
 from pynn_multiscale.models import red_wong_wang as rww  # noqa: E402
 from pynn_multiscale.plot import population_rate  # noqa: E402
 
@@ -75,7 +75,7 @@ def run_here(simulator, duration, seed, to_spiking, to_tvb, tau_rin=10.0, region
 
     ``regions`` are the spiking regions (region 31 must be one of them).
     """
-    sim = importlib.import_module(f"pyNN.{simulator}")
+    sim = simulator_module(simulator)
     sent = []
     tvb = rww.tvb_simulator(tau_rin=tau_rin)
     kind = to_spiking[0].capability
@@ -180,7 +180,7 @@ def tour(simulator, duration, seed, runner=run, regions=(31, 65)):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--simulator", default="nest", choices=["nest", "brian2", "neuron"])
+    parser.add_argument("--simulator", default="nest", choices=sorted(SIMULATORS))
     parser.add_argument("--duration", type=float, default=100.0, help="ms per run (default 100)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--seed", type=int, default=42)

@@ -19,17 +19,15 @@ spiking population on one line.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import pynn_multiscale as pm  # noqa: E402
+from pynn_multiscale.backends import SIMULATORS, simulator_module  # noqa: E402
 from pynn_multiscale.models import red_wong_wang as rww  # noqa: E402
 
-SIMULATORS = {"nest": "pyNN.nest", "brian2": "pyNN.brian2", "neuron": "pyNN.neuron",
-              "annarchy": "pynn_multiscale.backends.annarchy"}
 
 
 def main(argv=None):
@@ -43,7 +41,7 @@ def main(argv=None):
     parser.add_argument("--lamda", type=float, default=0.0, help="feedforward inhibition")
     args = parser.parse_args(argv)
 
-    sim = importlib.import_module(SIMULATORS[args.simulator])
+    sim = simulator_module(args.simulator)
     tvb = rww.tvb_simulator(G=args.G, lamda=args.lamda)
     with pm.CoSimulation(tvb, sim, spiking_regions=[31, 65],
                          build_region=rww.build_spiking_region,

@@ -10,12 +10,10 @@ the connectivity, which comes from a seeded ``NumpyRNG``.
 One network, so that ANNarchy compiles it once (about a minute, then cached).
 """
 
-import importlib
 import time
 
 import numpy as np
 
-MODULES = {"nest": "pyNN.nest", "annarchy": "pynn_multiscale.backends.annarchy"}
 DT, T = 0.1, 200.0
 
 #: Every parameter set explicitly (the libraries' defaults differ).
@@ -43,7 +41,9 @@ INPUT_TIMES = [[10.0, 30.0, 31.0, 32.0, 33.0, 34.0, 120.0], [15.0, 50.0, 51.0, 5
 def build_and_run(simulator):
     from pyNN.random import NumpyRNG
 
-    sim = importlib.import_module(MODULES[simulator])
+    from pynn_multiscale.backends import simulator_module
+
+    sim = simulator_module(simulator)
     # NEST on the time grid, as ANNarchy (PyNN's default on NEST is off-grid, precise
     # spike times for the current-based models)
     extra = {"spike_precision": "on_grid"} if simulator == "nest" else {}

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -11,7 +12,7 @@ EXAMPLE = os.path.join(HERE, "..", "examples", "red_wong_wang.py")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("simulator", ["nest", "brian2", "neuron"])
+@pytest.mark.parametrize("simulator", ["nest", "brian2", "neuron", "annarchy"])
 def test_use_case_example_runs_on(simulator, tmp_path):
     out = tmp_path / simulator
     done = subprocess.run([sys.executable, EXAMPLE, "--simulator", simulator, "--duration", "26",
@@ -21,3 +22,32 @@ def test_use_case_example_runs_on(simulator, tmp_path):
     assert line and f"({simulator}, 26 ms)" in line[0], done.stdout
     for name in ("tvb.nc", "metadata.json", "summary.png", "spiking_region_31.nix"):
         assert (out / name).exists(), name
+
+
+SEEDS, DURATION = (1, 2, 3), 500
+
+
+def rates(simulator, seed, tmp_path):
+    out = tmp_path / f"{simulator}{seed}"
+    done = subprocess.run([sys.executable, EXAMPLE, "--simulator", simulator, "--duration",
+                           str(DURATION), "--seed", str(seed), "--out", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = [x for x in done.stdout.splitlines() if x.startswith("mean rates")][0]
+    return {part.split()[0]: float(part.split()[1]) for part in line.split(": ", 1)[1].split(", ")}
+
+
+@pytest.mark.slow
+def test_annarchy_use_case_rates_agree_with_nest(tmp_path):
+    """The use case on ANNarchy against NEST: scenario 3's criterion, max(10%, 3 SE) over seeds.
+
+    Three seeds of 500 ms each per simulator; the SE is that of the mean over
+    seeds, combined for the two simulators.
+    """
+    got = {s: [rates(s, seed, tmp_path) for seed in SEEDS] for s in ("nest", "annarchy")}
+    for key in got["nest"][0]:
+        a = np.array([r[key] for r in got["annarchy"]])
+        n = np.array([r[key] for r in got["nest"]])
+        se = np.hypot(a.std(ddof=1), n.std(ddof=1)) / np.sqrt(len(SEEDS))
+        limit = max(0.10 * n.mean(), 3 * se)
+        assert abs(a.mean() - n.mean()) <= limit, (key, a, n, limit)

@@ -16,6 +16,22 @@ _BACKENDS = {"pyNN.nest": "nest", "pyNN.brian2": "brian2", "pyNN.neuron": "neuro
              "pynn_multiscale.backends.annarchy": "annarchy.cosim"}
 
 
+#: Simulator name -> the PyNN(-like) module a script imports for it.  PyNN has no ANNarchy
+#: backend: ``pynn_multiscale.backends.annarchy`` speaks PyNN's API for it.
+SIMULATORS = {"nest": "pyNN.nest", "brian2": "pyNN.brian2", "neuron": "pyNN.neuron",
+              "annarchy": "pynn_multiscale.backends.annarchy"}
+
+
+def simulator_module(name: str):
+    """Import the PyNN(-like) module of a simulator by name (``"nest"``, ... ``"annarchy"``)."""
+    from importlib import import_module
+
+    if name not in SIMULATORS:
+        raise ConfigurationTypeError(bad_value("simulator", name, f"one of {sorted(SIMULATORS)}",
+                                               "pass e.g. 'nest'"))
+    return import_module(SIMULATORS[name])
+
+
 def get_backend(sim) -> Backend:
     """The backend for ``sim``: a PyNN simulator module or a backend instance."""
     if isinstance(sim, Backend) and not isinstance(sim, ModuleType):
@@ -59,4 +75,4 @@ def backends_with(capability: str) -> list[str]:
     return found
 
 
-__all__ = ["Backend", "backends_with", "get_backend"]
+__all__ = ["Backend", "SIMULATORS", "backends_with", "get_backend", "simulator_module"]

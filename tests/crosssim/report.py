@@ -31,7 +31,8 @@ OK = {True: "yes", False: "**NO**"}
 def versions():
     import importlib.metadata as md
 
-    names = {"nest": "nest-simulator", "brian2": "Brian2", "neuron": "neuron"}
+    names = {"nest": "nest-simulator", "brian2": "Brian2", "neuron": "neuron",
+             "annarchy": "ANNarchy"}
     return ", ".join(f"{s} {md.version(n)}" for s, n in names.items() if s in S.SIMULATORS)
 
 
@@ -97,7 +98,7 @@ def scenario_4():
     ref = S.w1(S.REFERENCE)
     ref_effect = s4.effect(S.REFERENCE)[:, nb]
     rms_effect = np.sqrt(np.mean(ref_effect ** 2, axis=0))
-    for simulator in S.SIMULATORS:
+    for simulator in S.W1_SIMULATORS:
         got = S.w1(simulator)
         keys = [(idx, pop) for idx in S.W1_REGIONS for pop in ("E", "I")]
         rate_diff = max(abs(got[k] - ref[k]) / ref[k] for k in keys)

@@ -35,7 +35,7 @@ def effect(simulator):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("simulator", S.OTHERS)
+@pytest.mark.parametrize("simulator", S.W1_OTHERS)
 def test_spiking_rates_agree(simulator):
     ref, got = S.w1(S.REFERENCE), S.w1(simulator)
     for idx in S.W1_REGIONS:
@@ -45,7 +45,7 @@ def test_spiking_rates_agree(simulator):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("simulator", S.SIMULATORS)
+@pytest.mark.parametrize("simulator", S.W1_SIMULATORS)
 def test_effect_on_neighbours_has_nests_sign_and_size(simulator):
     nb = S.w1_neighbours()
     ref = effect(S.REFERENCE)[:, nb].mean(axis=0)
@@ -56,7 +56,7 @@ def test_effect_on_neighbours_has_nests_sign_and_size(simulator):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("simulator", S.OTHERS)
+@pytest.mark.parametrize("simulator", S.W1_OTHERS)
 def test_neighbour_time_series_agree(simulator):
     nb = S.w1_neighbours()
     ref, got = S.w1(S.REFERENCE)["S_e"][:, nb], S.w1(simulator)["S_e"][:, nb]
