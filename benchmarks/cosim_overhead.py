@@ -114,7 +114,7 @@ def _record_sources(sim, log):
     cls = _backend_class(sim)
     originals = {name: getattr(cls, name) for name in
                  ("add_rate_source", "add_current_source", "add_offset", "add_train_sources",
-                  "set_rates", "set_currents", "set_offset", "set_trains")}
+                  "set_rates", "set_currents", "set_offset", "set_trains") if hasattr(cls, name)}
 
     def adder(name):
         def add(self, population, *args):

@@ -80,23 +80,33 @@ DC_START, DC_STOP, SINGLE_T = 50.0, 650.0, 700.0
 SINGLE_DT = 0.01
 
 
-def _single_cell(simulator, celltype, dt=SINGLE_DT):
-    """One neuron, a DC step from 50 to 650 ms: spike times (ms) and the V trace."""
+def _single_cells(simulator, dt=SINGLE_DT):
+    """One neuron of each cell type, each with its own DC step from 50 to 650 ms.
+
+    All in one network and one run (the cells are not connected): ANNarchy
+    compiles one network instead of five.  Returns, per cell type, the spike
+    times (ms) and the V trace.
+    """
     sim = pynn(simulator)
-    params = CELLS[celltype]
     sim.setup(timestep=dt, min_delay=dt)
     try:
-        cell = sim.Population(1, getattr(sim, celltype)(**params))
-        cell.initialize(v=params["v_rest"])
-        sim.DCSource(amplitude=DC_AMPLITUDE.get(celltype, 0.22), start=DC_START,
-                     stop=DC_STOP).inject_into(cell)
-        cell.record(["spikes", "v"])
+        cells = {}
+        for celltype, params in CELLS.items():
+            cell = sim.Population(1, getattr(sim, celltype)(**params), label=celltype)
+            cell.initialize(v=params["v_rest"])
+            sim.DCSource(amplitude=DC_AMPLITUDE.get(celltype, 0.22), start=DC_START,
+                         stop=DC_STOP).inject_into(cell)
+            cell.record(["spikes", "v"])
+            cells[celltype] = cell
         sim.run(SINGLE_T)
-        segment = cell.get_data().segments[0]
-        v = segment.filter(name="v")[0]
-        return {"spikes": np.asarray(segment.spiketrains[0].rescale("ms").magnitude),
-                "t": np.asarray(v.times.rescale("ms").magnitude),
-                "v": np.asarray(v.rescale("mV").magnitude).ravel()}
+        out = {}
+        for celltype, cell in cells.items():
+            segment = cell.get_data().segments[0]
+            v = segment.filter(name="v")[0]
+            out[celltype] = {"spikes": np.asarray(segment.spiketrains[0].rescale("ms").magnitude),
+                             "t": np.asarray(v.times.rescale("ms").magnitude),
+                             "v": np.asarray(v.rescale("mV").magnitude).ravel()}
+        return out
     finally:
         sim.end()
 
@@ -263,15 +273,11 @@ def w1_neighbours():
 
 
 # ------------------------------------------------- the isolated, cached entry points
-def _single_cells(simulator, dt=SINGLE_DT):
-    return {celltype: _single_cell(simulator, celltype, dt) for celltype in CELLS}
-
-
 _all_single_cells = isolated(_single_cells)
 
 
 def single_cell(simulator, celltype):
-    """:func:`_single_cell` (every cell type of a simulator in one fresh interpreter)."""
+    """One cell type's result of :func:`_single_cells` (one fresh interpreter per simulator)."""
     return _all_single_cells(simulator)[celltype]
 
 

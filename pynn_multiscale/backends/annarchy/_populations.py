@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import itertools
 
 import neo
 import numpy as np
@@ -72,17 +72,16 @@ class Population(_Subset):
         index = len(state.populations)
         self.label = label or f"population{index}"
         ann = annarchy()
-        name = f"p{index}_" + re.sub(r"\W", "_", self.label)
         ct = self.celltype
-        self._name = name
         self.split = 1  # ANNarchy neurons per PyNN neuron (Poisson sources, see _before_compile)
         if isinstance(ct, _cells.SpikeSourcePoisson):
             self._ann = None  # created at compile time, once the highest rate is known
         elif isinstance(ct, _cells.SpikeSourceArray):
             self._ann = net.create(ann.SpikeSourceArray(
-                spike_times=self._spike_times(ct.parameters["spike_times"]), name=name))
+                spike_times=self._spike_times(ct.parameters["spike_times"])))
         else:
-            self._ann = net.create(geometry=self.size, neuron=ct.annarchy_neuron(), name=name)
+            # no ANNarchy name: names enter the generated code, labels would force recompiles
+            self._ann = net.create(geometry=self.size, neuron=ct.annarchy_neuron())
         self._values = {}
         self._injected = np.zeros(self.size)
         for key, value in getattr(ct, "fixed", {}).items():
@@ -262,8 +261,7 @@ class Population(_Subset):
         highest = float(rates.max()) * state.dt / 1000.0
         self.split = max(1, int(np.ceil(highest / self.max_step_probability)))
         self._ann = state.network().create(annarchy().PoissonPopulation(
-            self.size * self.split, rates=np.repeat(rates / self.split, self.split),
-            name=self._name))
+            self.size * self.split, rates=np.repeat(rates / self.split, self.split)))
         if "spikes" in self._monitors:
             self._monitors["spikes"] = state.network().monitor(self._ann, ["spike"])
 
@@ -282,12 +280,14 @@ class Population(_Subset):
         """Move what ANNarchy's monitors hold into this population's buffers."""
         for name, monitor in self._monitors.items():
             if name == "spikes":
-                data = monitor.get("spike")
-                if data:
-                    steps = [np.asarray(s, dtype=np.int64) for s in data.values()]
-                    index = [np.full(len(s), int(r) // self.split, np.int64)
-                             for r, s in zip(data, steps)]
-                    self._spikes.append((np.concatenate(steps), np.concatenate(index)))
+                data = monitor.get("spike")  # {rank: [steps]}, an entry for every neuron
+                lengths = np.fromiter(map(len, data.values()), np.int64, len(data))
+                total = int(lengths.sum())
+                if total:
+                    steps = np.fromiter(itertools.chain.from_iterable(data.values()), np.int64,
+                                        total)
+                    ranks = np.fromiter(data.keys(), np.int64, len(data)) // self.split
+                    self._spikes.append((steps, np.repeat(ranks, lengths)))
             else:
                 ann_name, _ = self.celltype.recordables[name]
                 values = np.asarray(monitor.get(ann_name), dtype=float)

@@ -7,12 +7,16 @@ creates ANNarchy objects as the PyNN calls come, and compiles at the first
 ``$PYNN_MULTISCALE_CACHE/annarchy/<hash>`` (default
 ``~/.cache/pynn_multiscale``): ``<hash>`` covers what changes the generated
 code (each population's model and size, each projection's populations,
-target and delay class, ANNarchy's version, the network's id and ``dt``),
+target and delay class, ANNarchy's version and install path, the network's
+id and ``dt``),
 while parameter values, weights, delays above one step, rates and seeds do
 not, so a second run of the same network loads its library in under a
 second.  Within a directory ANNarchy compares the generated files with the
 built ones and rebuilds only if they differ, so a network the hash misses is
-still compiled correctly, only not shared.
+still compiled correctly, only not shared.  The generated build files name
+ANNarchy's install directory, so each virtual environment has its own cache
+entries (a rebuild in a directory configured for another environment would
+use that environment's paths).
 
 ANNarchy behaviours handled here (measured on ANNarchy 5.0.4.1):
 
@@ -130,6 +134,8 @@ class State:
         ann = annarchy()
         return json.dumps({
             "annarchy": ann.__version__, "python": sys.version.split()[0], "net_id": self.net.id,
+            # ANNarchy writes its own install path into the generated CMakeLists.txt
+            "annarchy_path": os.path.dirname(ann.__file__),
             "dt": self.dt,
             "populations": [p._code_key() for p in self.populations],
             "projections": [p._code_key() for p in self.projections],

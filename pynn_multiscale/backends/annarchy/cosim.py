@@ -66,6 +66,9 @@ class AnnarchyBackend:
 
     def start(self):
         state.compile()
+        for handle in self._sources:  # schedules set before the network existed in C++
+            if "pending" in handle:
+                self._write_schedule(handle, *handle.pop("pending"))
 
     @property
     def compile_s(self):
@@ -125,6 +128,13 @@ class AnnarchyBackend:
         values = [handle["last"]] + rates[:-1].tolist()
         handle["last"] = float(rates[-1])
         schedule = list(range(first, first + len(values)))
+        if not state.compiled:
+            handle["pending"] = (schedule, values)
+            return
+        self._write_schedule(handle, schedule, values)
+
+    @staticmethod
+    def _write_schedule(handle, schedule, values):
         f = handle["f"]
         for key, scale, size in (("independent", 1.0 - f, handle["size"]), ("shared", f, 1)):
             if key not in handle:
