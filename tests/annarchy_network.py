@@ -14,24 +14,20 @@ import time
 
 import numpy as np
 
+from crosssim.scenarios import CELLS
+
 DT, T = 0.1, 200.0
 
-#: Every parameter set explicitly (the libraries' defaults differ).
+#: Every parameter set explicitly (the libraries' defaults differ): scenario 1's cells,
+#: except IF_cond_alpha, which takes the use case's membrane with a 0.3 ms synapse.
 PARAMS = {
-    "IF_cond_exp": dict(cm=0.25, tau_m=20.0, v_rest=-65.0, v_thresh=-50.0, v_reset=-70.0,
-                        tau_refrac=2.0, i_offset=0.0, tau_syn_E=5.0, tau_syn_I=5.0,
-                        e_rev_E=0.0, e_rev_I=-75.0),
+    "IF_cond_exp": CELLS["IF_cond_exp"],
     "IF_cond_alpha": dict(cm=0.25, tau_m=15.0, v_rest=-70.0, v_thresh=-55.0, v_reset=-60.0,
                           tau_refrac=2.0, i_offset=0.0, tau_syn_E=0.3, tau_syn_I=2.0,
                           e_rev_E=0.0, e_rev_I=-85.0),
-    "IF_curr_exp": dict(cm=0.25, tau_m=20.0, v_rest=-65.0, v_thresh=-50.0, v_reset=-70.0,
-                        tau_refrac=2.0, i_offset=0.0, tau_syn_E=5.0, tau_syn_I=5.0),
-    "IF_curr_alpha": dict(cm=0.25, tau_m=20.0, v_rest=-65.0, v_thresh=-50.0, v_reset=-70.0,
-                          tau_refrac=2.0, i_offset=0.0, tau_syn_E=0.5, tau_syn_I=0.5),
-    "EIF_cond_exp_isfa_ista": dict(cm=0.281, tau_m=9.3667, v_rest=-70.6, v_thresh=-50.4,
-                                   v_reset=-70.6, tau_refrac=0.1, i_offset=0.0, tau_syn_E=5.0,
-                                   tau_syn_I=5.0, e_rev_E=0.0, e_rev_I=-80.0, a=4.0,
-                                   b=0.0805, delta_T=2.0, tau_w=144.0, v_spike=-40.0),
+    "IF_curr_exp": CELLS["IF_curr_exp"],
+    "IF_curr_alpha": CELLS["IF_curr_alpha"],
+    "EIF_cond_exp_isfa_ista": CELLS["EIF_cond_exp_isfa_ista"],
     "Izhikevich": dict(a=0.02, b=0.2, c=-65.0, d=6.0, i_offset=0.0),
 }
 INPUT_TIMES = [[10.0, 30.0, 31.0, 32.0, 33.0, 34.0, 120.0], [15.0, 50.0, 51.0, 52.0, 53.0],

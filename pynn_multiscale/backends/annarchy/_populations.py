@@ -273,9 +273,6 @@ class Population(_Subset):
                 "set the highest rate before the first run()"))
         self._ann.rates = np.repeat(rates / self.split, self.split)
 
-    def _after_compile(self):
-        pass
-
     def _collect(self):
         """Move what ANNarchy's monitors hold into this population's buffers."""
         for name, monitor in self._monitors.items():

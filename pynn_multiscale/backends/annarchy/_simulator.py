@@ -100,7 +100,6 @@ class State:
         self.compiled = False
         self.compile_s = None
         self.cache_dir = None
-        self.label_counter = 0
         #: what code-relevant objects the co-simulation backend adds (its input sources)
         self.extra_code_keys = []
 
@@ -178,8 +177,6 @@ class State:
         self.compile_s = time.perf_counter() - start
         self.cache_dir = directory
         self.compiled = True
-        for population in self.populations:
-            population._after_compile()
 
     # ------------------------------------------------------------------ time
     @property
