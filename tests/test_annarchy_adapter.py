@@ -167,12 +167,12 @@ def test_run_and_run_until_reach_the_time(both):
 def test_second_run_of_the_same_network_uses_the_compile_cache(both):
     """A fresh process builds the same network: its first run loads the cached library.
 
-    A compile takes 30 s or more; the first run(100) of the cached network
-    (load + 1000 steps) well under 5.
+    The same library file, not rebuilt (its modification time is unchanged).
+    How long a cached build takes is the benchmark's ``build_s``.
     """
     ann, _ = both  # the fixture's run compiled (or loaded) the network
     again = isolated(N.build_and_run)("annarchy")
-    assert again["first_run_s"] < 5.0, again["first_run_s"]
+    assert again["library"] == ann["library"]
     for a, b in zip(again["spikes"]["IF_curr_exp"], ann["spikes"]["IF_curr_exp"]):
         np.testing.assert_array_equal(a, b)  # deterministic network: identical
 
