@@ -16,6 +16,9 @@ region during the window only reads history from before the window (every
 connection that touches a spiking region is at least one window long), so it
 is taken from the coupling TVB evaluates while integrating, and it reaches the
 spiking side before step 3, exactly as if it had been computed first.
+
+With ``pipeline=True`` TVB's steps 2 and 5-6 run in a second process, one
+window ahead of the spiking side (:mod:`pynn_multiscale.pipeline`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError
                      NumericalError, bad_value)
 from .region import check_built_region
 from .results import Result, connectivity_dataset, tvb_dataset
+from .pipeline import PIPELINE_COUPLINGS, ForkedTVB, LocalTVB
 from .tvb import TVBEngine, validate_region_indices
 
 #: Tolerance (ms) when checking that times are whole numbers of steps.
@@ -132,6 +136,29 @@ def derive_seeds(seed: int | None, n_regions: int) -> dict:
             "regions": values[3:], "proxies": values[2]}
 
 
+def divided_min_delay(interval: float, shortest: float, spiking_dt: float) -> float:
+    """The default ``min_delay``: the interval split into as few equal parts as fit under ``shortest``.
+
+    NEST advances in slices of ``min_delay`` and also stops at every window
+    end.  With a 2.6 ms interval and a 1.5 ms delay, slices end at multiples
+    of both (about 2.4 slices a window); with 1.3 ms, two equal slices, the
+    same as in one long run, and the co-simulation's spikes are then those of
+    the spiking network run alone on the same input.  If the interval does
+    not split into equal whole steps, ``shortest`` itself.
+
+    Examples
+    --------
+    >>> divided_min_delay(2.6, 1.5, 0.1), divided_min_delay(2.9, 1.5, 0.1)
+    (1.3, 1.5)
+    """
+    window = int(round(interval / spiking_dt))
+    limit = max(int(math.floor(shortest / spiking_dt + 1e-9)), 1)
+    parts = -(-window // limit)  # ceil
+    if window % parts == 0:
+        return round(window // parts * spiking_dt, 12)
+    return shortest
+
+
 class CoSimulation:
     """A TVB whole-brain model with some regions replaced by PyNN networks.
 
@@ -164,10 +191,14 @@ class CoSimulation:
     min_delay : float, optional
         The spiking simulator's minimum delay (ms), passed to
         ``sim.setup``.  Every delay in the spiking network must be at least
-        this long.  Default: the shortest proxy delay (spiking time step
-        without proxies).  On NEST a longer minimum delay means fewer
-        communication rounds: 1.5 ms instead of 0.1 ms made W1's network
-        1.6x faster here.
+        this long.  Default: the shortest proxy delay d (spiking time step
+        without proxies), or, if the synchronisation interval splits into
+        ceil(interval / d) equal whole steps, that part (W1: 1.3 ms, half
+        the 2.6 ms interval, for d = 1.5 ms).  On NEST a longer minimum delay
+        means fewer communication rounds: 1.5 ms instead of 0.1 ms made W1's
+        network 1.6x faster here; one that divides the interval makes NEST
+        stop only where a long run would, so the co-simulation's spikes are
+        those of the network run alone on the same input.
     coupling_mode : {"tvb", "spiking"}
         ``"tvb"``: TVB computes each spiking region's delayed, weighted
         coupling and one proxy per spiking region sends it.  ``"spiking"``:
@@ -188,6 +219,15 @@ class CoSimulation:
     progress : bool, optional
         Show a progress bar (it appears after 3 s).  Default: when stderr is
         a terminal.
+    pipeline : bool
+        Run TVB in a second process, one window ahead, while the spiking
+        simulator runs the current window (:mod:`pynn_multiscale.pipeline`).
+        With two cores, TVB's time is hidden.  The results are the sequential
+        loop's at the same interval.  It needs an interval of at most half
+        the shortest delay touching a spiking region (the default interval
+        is halved), ``coupling_mode="tvb"``, a TVB model with a
+        ``spiking_update`` method for the ``to_tvb`` variables, and a
+        coupling that reads only the source regions.
 
     Examples
     --------
@@ -199,7 +239,7 @@ class CoSimulation:
                  sync_interval: float | None = None, seed: int | None = None,
                  spiking_timestep: float | None = None, min_delay: float | None = None,
                  max_rate: float = 500.0, coupling_mode: str = "tvb",
-                 progress: bool | None = None):
+                 progress: bool | None = None, pipeline: bool = False):
         from tvb.simulator.simulator import Simulator
 
         # ---------------------------------------------------- validate inputs
@@ -282,6 +322,10 @@ class CoSimulation:
             # a spiking source's value goes one interval ahead and its delay shrinks by
             # the interval, which is then at most half of that delay (docs/proxies.md)
             coupled = min(coupled, pair * dt / 2.0)
+        self._check_pipeline(pipeline, tvb, to_tvb, coupling_mode, regions)
+        if pipeline and coupled is not None:
+            # TVB's window k + 1 may only read spiking values up to window k - 1
+            coupled = coupled / 2.0
         if sync_interval is None:
             if coupled is None:
                 n_sync = max(1, int(round(DEFAULT_INTERVAL_NO_SPIKING / dt)))
@@ -308,6 +352,7 @@ class CoSimulation:
                     "sync_interval", sync_interval,
                     f"at most the shortest delay coupling a spiking region"
                     f"{' (halved in spiking coupling mode)' if coupling_mode == 'spiking' else ''}"
+                    f"{' (halved with pipeline=True)' if pipeline else ''}"
                     f", {coupled:g} ms "
                     "(a longer interval would need TVB values that do not exist yet)",
                     f"pass sync_interval=None (gives {math.floor(coupled / dt + 1e-9) * dt:g} ms)"))
@@ -317,6 +362,9 @@ class CoSimulation:
         self.dt, self.spiking_dt, self.n_sync = dt, float(spiking_dt), n_sync
         self.coupling_mode = coupling_mode
         self.progress = progress
+        self.pipeline = bool(pipeline)
+        self._tvb = LocalTVB(engine)  # ForkedTVB from the first run() with pipeline=True
+        self._proxy_previous = None  # the spiking regions' committed state before a window
         self._closed = False
         self._broken = None
         self._writer = None
@@ -341,6 +389,38 @@ class CoSimulation:
             backend.finish()
             self._closed = True
             raise
+
+    @staticmethod
+    def _check_pipeline(pipeline, tvb, to_tvb, coupling_mode, regions):
+        if not isinstance(pipeline, (bool, np.bool_)):
+            raise ConfigurationTypeError(bad_value("pipeline", pipeline, "True or False",
+                                                   "pass pipeline=True or pipeline=False"))
+        if not pipeline:
+            return
+        if not hasattr(os, "fork"):
+            raise CapabilityError("pipeline=True forks the process (os.fork), which this "
+                                  "platform lacks. Fix: pass pipeline=False.")
+        if coupling_mode != "tvb":
+            raise ConfigurationError(bad_value(
+                "pipeline", True, "coupling_mode='tvb' (in spiking coupling mode the spiking "
+                "side needs TVB's values of the window it runs)",
+                "pass pipeline=False, or coupling_mode='tvb'"))
+        model = tvb.model
+        needed = {p.tvb_variable for p in to_tvb}
+        if regions and not (hasattr(model, "spiking_update")
+                            and needed <= set(getattr(model, "spiking_inputs", ()))):
+            raise ConfigurationError(bad_value(
+                "pipeline", True, f"a TVB model whose spiking_update method computes a spiking "
+                f"region's whole state from {sorted(needed)} ({type(model).__name__} has none): "
+                "TVB integrates a window before the previous one is committed",
+                "pass pipeline=False, or use a model like red_wong_wang's "
+                "ReducedWongWangExcInhRates"))
+        coupling = type(tvb.coupling).__name__
+        if coupling not in PIPELINE_COUPLINGS:
+            raise ConfigurationError(bad_value(
+                "pipeline", True, f"a coupling that reads only the source regions "
+                f"({', '.join(PIPELINE_COUPLINGS)}); {coupling} reads the target's own state",
+                "pass pipeline=False, or use one of those couplings"))
 
     @staticmethod
     def _check_spiking_mode(tvb, to_spiking):
@@ -372,7 +452,7 @@ class CoSimulation:
     def _min_delay(self, min_delay):
         delays = self._proxy_delays()
         if min_delay is None:
-            return min(delays) if delays else self.spiking_dt
+            return self._default_min_delay(min(delays)) if delays else self.spiking_dt
         if isinstance(min_delay, bool) or not isinstance(min_delay, (int, float)) \
                 or not math.isfinite(min_delay) or min_delay < self.spiking_dt:
             raise ConfigurationError(bad_value(
@@ -383,6 +463,9 @@ class CoSimulation:
                 "min_delay", min_delay, f"at most the shortest proxy delay ({min(delays)} ms)",
                 "raise the proxies' delay or lower min_delay"))
         return float(min_delay)
+
+    def _default_min_delay(self, shortest):
+        return divided_min_delay(self.n_sync * self.dt, shortest, self.spiking_dt)
 
     @staticmethod
     def _check_proxy_list(name, plist, kinds):
@@ -592,9 +675,12 @@ class CoSimulation:
         if not getattr(self, "_started", False):
             self.backend.start()
             self._started = True
+        if self.pipeline and isinstance(self._tvb, LocalTVB):
+            self._tvb = ForkedTVB(self.engine)
         windows = [self.n_sync] * (n_total // self.n_sync)
         if n_total % self.n_sync:
             windows.append(n_total % self.n_sync)
+        ahead = windows[1:] + [None]
         bar = self._progress_bar(len(windows))
         last_spike_flush = [_time.monotonic()]
         t_start = self.engine.time
@@ -612,14 +698,17 @@ class CoSimulation:
                 if spikes_due:
                     last_spike_flush[0] = _time.monotonic()
             if k + 1 < len(windows):
-                pending.append(self._begin_window(windows[k + 1]))
+                pending.append(self._begin_window(windows[k + 1], ahead[k + 1]))
 
         try:
             with _sigterm_raises():
-                pending.append(self._begin_window(windows[0]))
+                pending.append(self._begin_window(windows[0], ahead[0]))
                 run_windows(self.backend, t_stops, between)
+                self._tvb.drain()
         except BaseException as exc:
             self._broken = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            with contextlib.suppress(BaseException):
+                self._tvb.drain()  # keep every window committed before the stop
             if writer is not None:
                 self._flush(writer, spikes=True)
                 writer.mark(False, f"{self._broken} (stopped at t = {self._committed_time:g} ms)")
@@ -693,14 +782,19 @@ class CoSimulation:
         pending = self._begin_window(n_steps)
         self.backend.advance(pending[0] + n_steps * self.dt)
         self._end_window(pending)
+        self._tvb.drain()
 
-    def _begin_window(self, n_steps):
-        """Steps 1-2: TVB integrates the window and the proxies schedule its input."""
+    def _begin_window(self, n_steps, ahead=None):
+        """Steps 1-2: TVB integrates the window and the proxies schedule its input.
+
+        ``ahead``: the next window's steps, which the pipelined loop starts
+        integrating now.
+        """
         engine, backend = self.engine, self.backend
-        t0 = engine.time
         proxy_inds = engine.proxy_inds
         # 1.-2. TVB integrates; the coupling it used is what spiking regions receive.
-        window = engine.integrate(n_steps)
+        window = self._tvb.window(n_steps, ahead)
+        t0 = (window.first_step - 1 - engine.step0) * self.dt
         self._check_tvb_states(window, t0)
         for p, handles in zip(self.to_spiking, self._rate_handles):
             if self.coupling_mode == "spiking":
@@ -749,22 +843,26 @@ class CoSimulation:
             self._check_values(values, "to_tvb", p.tvb_variable, t0)
             inputs[p.tvb_variable] = values
         proxy_states = self._proxy_states(window, inputs)
-        # 5.-8. History, coupling, non-state variables, monitors.
-        samples = engine.commit(window, proxy_states)
-        if self.coupling_mode == "spiking":
-            for p, (_, spiking_sources) in zip(self.to_spiking, self._source_handles):
-                var = engine.state_variables.index(p.tvb_variable)
-                # finite: TVB's states and the spiking side's values were checked above
-                self._send_to_sources(spiking_sources, window.states[:, var, :, 0], t0)
-        # The window is complete: keep its outputs (results written after an
-        # interruption stop at the last time set here).
-        for key, chunk in new_spikes.items():
-            self._spikes[key].append(chunk)
-        for buf, smp in zip(self._monitor_buffers, samples):
-            for t, data in smp:
-                buf[0].append(t)
-                buf[1].append(data)
-        self._committed_time = engine.time
+
+        def committed(samples):
+            if self.coupling_mode == "spiking":
+                for p, (_, spiking_sources) in zip(self.to_spiking, self._source_handles):
+                    var = engine.state_variables.index(p.tvb_variable)
+                    # finite: TVB's states and the spiking side's values were checked above
+                    self._send_to_sources(spiking_sources, window.states[:, var, :, 0], t0)
+            # The window is complete: keep its outputs (results written after an
+            # interruption stop at the last time set here).
+            for key, chunk in new_spikes.items():
+                self._spikes[key].append(chunk)
+            for buf, smp in zip(self._monitor_buffers, samples):
+                for t, data in smp:
+                    buf[0].append(t)
+                    buf[1].append(data)
+            self._committed_time = t0 + n_steps * self.dt
+
+        # 5.-8. History, coupling, non-state variables, monitors (now, or in the
+        # TVB process while the spiking side runs the next window).
+        self._tvb.commit(window, proxy_states, committed)
 
     def _to_tvb_values(self, i, p, slot, idx, window, window_spikes, t0, n_steps):
         """One to_tvb proxy's values for one region over the window."""
@@ -789,12 +887,16 @@ class CoSimulation:
         if not self.spiking_regions:
             return None
         model = self.tvb.model
-        previous = window.initial_state[:, self.engine.proxy_inds, :]
+        if self._proxy_previous is None:  # the first window: TVB's initial state
+            self._proxy_previous = window.initial_state[:, self.engine.proxy_inds, :]
         if hasattr(model, "spiking_update") and set(inputs) <= set(model.spiking_inputs):
-            return model.spiking_update(previous, inputs, self.dt)
+            states = model.spiking_update(self._proxy_previous, inputs, self.dt)
+            self._proxy_previous = states[-1]
+            return states
         states = window.states[:, :, self.engine.proxy_inds, :].copy()
         for name, values in inputs.items():
             states[:, self.engine.state_variables.index(name), :, :] = values[:, :, None]
+        self._proxy_previous = states[-1]
         return states
 
     def _check_tvb_states(self, window, t0):
@@ -970,6 +1072,7 @@ class CoSimulation:
         """
         if not self._closed:
             self._closed = True
+            self._tvb.close()
             self.backend.finish()
             self.regions = {}
             self._counters, self._rate_handles, self._source_handles = {}, [], []

@@ -95,6 +95,9 @@ class TVBEngine:
         self.cvar_names = tuple(self.state_variables[i] for i in model.cvar)
         self.region_labels = [str(x) for x in conn.region_labels]
         self.n_regions = int(conn.number_of_regions)
+        #: (state, step) the next window starts from, when TVB has integrated ahead of
+        #: the last commit (pipelined loop); None: from the committed state.
+        self._head = None
 
     # ------------------------------------------------------------------ delays
     def _coupled_mask(self) -> np.ndarray:
@@ -139,12 +142,16 @@ class TVBEngine:
     def integrate(self, n_steps: int) -> Window:
         """Integrate ``n_steps`` TVB steps, as ``Simulator.__call__`` does.
 
-        The monitors are not fed here; :meth:`commit` feeds them.
+        The monitors are not fed here; :meth:`commit` feeds them.  A window
+        starts from the committed state of the previous one, or, if that one
+        is not committed yet (the pipelined loop, :mod:`pynn_multiscale.pipeline`),
+        from TVB's own state at its end.
         """
         sim = self.sim
-        initial_state = sim.current_state.copy()
-        state = sim.current_state.copy()  # TVB's integrators write into their input
-        start = sim.current_step + 1
+        head_state, head_step = self._head or (sim.current_state, sim.current_step)
+        initial_state = head_state.copy()
+        state = head_state.copy()  # TVB's integrators write into their input
+        start = head_step + 1
         states = np.empty((n_steps,) + state.shape)
         coupling = None
         node_coupling = sim._loop_compute_node_coupling(start)
@@ -157,6 +164,7 @@ class TVBEngine:
             states[k] = state
             node_coupling = sim._loop_compute_node_coupling(step + 1)
         self._next_coupling = node_coupling
+        self._head = (state.copy(), start + n_steps - 1)
         return Window(first_step=start, initial_state=initial_state, states=states,
                       coupling=coupling)
 
@@ -214,6 +222,8 @@ class TVBEngine:
         sim.current_state = states[-1].copy()
         sim.current_step = window.first_step + window.n_steps - 1
         self.current_step = sim.current_step
+        if self._head is not None and self._head[1] == sim.current_step:
+            self._head = None  # the next window starts from the committed state
         return samples
 
 

@@ -42,7 +42,7 @@ def test_no_spiking_regions_reproduces_tvb(model_name, conn_name, sync_interval,
     windows = []
     original = pm.CoSimulation._begin_window
     monkeypatch.setattr(pm.CoSimulation, "_begin_window",
-                        lambda self, n: (windows.append(n), original(self, n))[1])
+                        lambda self, n, ahead=None: (windows.append(n), original(self, n, ahead))[1])
     with pm.CoSimulation(make_simulator(model_name, conn_name), ReplayBackend(),
                          sync_interval=sync_interval) as cosim:
         result = cosim.run(duration)

@@ -1,0 +1,188 @@
+"""``CoSimulation(pipeline=True)``: TVB one window ahead in a second process.
+
+The pipelined loop must give the sequential loop's results number for number
+at the same interval, keep every committed window when it is interrupted,
+report errors raised in the TVB process, and refuse the set-ups where it
+could not be exact.
+"""
+
+import _thread
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+import pyNN.nest as sim
+
+import pynn_multiscale as pm
+from pynn_multiscale.models import red_wong_wang as rww
+from pynn_multiscale.tvb import TVBEngine
+from isolation import isolated
+from tvb_helpers import held_rate_simulator
+
+REGIONS = [31, 65]
+INTERVAL = 1.3  # half of W1's shortest coupled delay, 2.6 ms
+
+
+def small_build(sim, idx, label, rng):
+    return rww.build_spiking_region(sim, idx, label, rng, n_e=160, n_i=40)
+
+
+def small_w1(seed, **kwargs):
+    return pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=REGIONS,
+                           build_region=small_build, to_spiking=rww.default_to_spiking(n_e=160),
+                           to_tvb=rww.default_to_tvb(), seed=seed, **kwargs)
+
+
+def spikes_of(result):
+    return {(idx, st.annotations["population"]): (st.magnitude.copy(),
+                                                  st.array_annotations["source_index"].copy())
+            for idx, block in result.spiking.items() for st in block.segments[0].spiketrains}
+
+
+def assert_same_results(a, b):
+    for name in a.tvb.data_vars:
+        assert np.array_equal(a.tvb[name].values, b.tvb[name].values), name
+    sa, sb = spikes_of(a), spikes_of(b)
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert np.array_equal(sa[key][0], sb[key][0]), key
+        assert np.array_equal(sa[key][1], sb[key][1]), key
+    assert sum(len(t) for t, _ in sa.values()) > 100  # the regions did fire
+
+
+@pytest.fixture(scope="module")
+def sequential_reference():
+    with small_w1(seed=3, sync_interval=INTERVAL) as cosim:
+        cosim.run(60.0)
+        return cosim.run(40.0)
+
+
+def test_pipelined_run_equals_sequential_run(sequential_reference):
+    """Same interval, same seed: identical TVB output and identical spikes, over two run() calls."""
+    with small_w1(seed=3, pipeline=True) as cosim:
+        assert cosim.n_sync * cosim.dt == pytest.approx(INTERVAL)  # the default is halved
+        cosim.run(60.0)
+        worker = cosim._tvb._process
+        assert worker.is_alive() and worker.pid != os.getpid()
+        result = cosim.run(40.0)
+        assert result.metadata["duration_ms"] == pytest.approx(100.0)
+    assert not worker.is_alive()  # close() ends the TVB process
+    assert_same_results(result, sequential_reference)
+    assert result.monitor("Raw").sizes["time"] == 1000
+
+
+def test_interrupted_pipelined_run_keeps_every_committed_window(tmp_path, monkeypatch,
+                                                                 sequential_reference):
+    """Ctrl-C mid-window: the windows before it are on disk, equal to the uninterrupted run's."""
+    monkeypatch.setattr(pm.CoSimulation, "flush_windows", 5)
+    window = 23  # of 77
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with small_w1(seed=3, pipeline=True) as cosim:
+            backend = cosim.backend
+            original, calls = backend.advance, []
+
+            def advance(t_stop):
+                calls.append(t_stop)
+                original(t_stop)
+                if len(calls) == window:
+                    thread = threading.Thread(target=_thread.interrupt_main)
+                    thread.start()
+                    thread.join()
+                    time.sleep(0.01)
+
+            backend.advance = advance
+            with pytest.raises(KeyboardInterrupt):
+                cosim.run(100.0, out=tmp_path / "run")
+            stopped = cosim._committed_time
+            assert cosim._tvb._process.is_alive()  # the TVB process ignored the Ctrl-C
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert stopped == pytest.approx((window - 1) * INTERVAL)
+    saved = pm.Result.load(tmp_path / "run")
+    assert not saved.complete and "KeyboardInterrupt" in saved.reason
+    raw, ref = saved.monitor("Raw"), sequential_reference.monitor("Raw")
+    n = raw.sizes["time"]
+    assert n == int(round(stopped / 0.1))
+    assert np.array_equal(raw.values, ref.values[:n])
+    got, want = spikes_of(saved), spikes_of(sequential_reference)
+    for key, (times, index) in want.items():
+        keep = times <= stopped + 1e-9
+        assert np.array_equal(got[key][0], times[keep]), key
+
+
+def test_an_error_in_the_tvb_process_reaches_the_caller(monkeypatch):
+    """The TVB process's exception is raised in the main process, with its traceback."""
+    original, calls = TVBEngine.integrate, []
+
+    def failing(self, n_steps):
+        calls.append(n_steps)
+        if len(calls) == 5:
+            raise FloatingPointError("injected in integrate")
+        return original(self, n_steps)
+
+    monkeypatch.setattr(TVBEngine, "integrate", failing)  # inherited by the forked process
+    with small_w1(seed=3, pipeline=True) as cosim:
+        with pytest.raises(FloatingPointError, match="injected in integrate") as excinfo:
+            cosim.run(20.0)
+        assert any("raised in the TVB process" in note for note in excinfo.value.__notes__)
+        assert not calls  # the main process never integrated
+
+
+def test_a_killed_tvb_process_is_reported(tmp_path):
+    with small_w1(seed=3, pipeline=True) as cosim:
+        cosim.run(5.2)
+        os.kill(cosim._tvb.pid, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match="TVB process .* ended unexpectedly"):
+            cosim.run(5.2)
+
+
+def test_set_ups_where_the_pipeline_would_not_be_exact_are_refused():
+    with pytest.raises(pm.ConfigurationError, match="sync_interval.*halved with pipeline=True"):
+        small_w1(seed=1, pipeline=True, sync_interval=2.6)
+    with pytest.raises(pm.ConfigurationError, match="pipeline.*coupling_mode='tvb'"):
+        small_w1(seed=1, pipeline=True, coupling_mode="spiking")
+    with pytest.raises(pm.ConfigurationTypeError, match="pipeline"):
+        small_w1(seed=1, pipeline="yes")
+    # a model without spiking_update: TVB's stand-in values of the spiking region would count
+    tvb = held_rate_simulator([[0, 1], [1, 0]], [[0, 4.0], [4.0, 0]], [5.0, 0.0])
+
+    def build(sim, idx, label, rng):
+        return pm.SpikingRegion({"E": sim.Population(10, sim.SpikeSourcePoisson(rate=5.0),
+                                                     label=label)})
+
+    with pytest.raises(pm.ConfigurationError, match="pipeline.*spiking_update"):
+        pm.CoSimulation(tvb, sim, spiking_regions=[1], build_region=build, pipeline=True,
+                        to_spiking=[], to_tvb=[pm.proxies.SpikeRate("E", "Rin")])
+
+
+def _small_run(simulator, pipeline):
+    """20 ms of the small W1 on ``simulator``, pipelined or not, at the same interval."""
+    from pynn_multiscale.backends import simulator_module
+
+    kwargs = {"pipeline": True} if pipeline else {"sync_interval": INTERVAL}
+    with pm.CoSimulation(rww.tvb_simulator(), simulator_module(simulator),
+                         spiking_regions=REGIONS, build_region=small_build,
+                         to_spiking=rww.default_to_spiking(n_e=160), to_tvb=rww.default_to_tvb(),
+                         seed=3, **kwargs) as cosim:
+        result = cosim.run(20.0)
+    return result.monitor("Raw").values, spikes_of(result)
+
+
+small_run = isolated(_small_run)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", ["brian2", "neuron"])
+def test_pipeline_is_exact_on_backends_that_run_the_loop_from_callbacks(simulator):
+    """Brian2 and NEURON call the loop back from inside one long run: the same exactness."""
+    raw_seq, spikes_seq = small_run(simulator, False)
+    raw_pip, spikes_pip = small_run(simulator, True)
+    assert np.array_equal(raw_seq, raw_pip)
+    assert spikes_seq.keys() == spikes_pip.keys()
+    for key in spikes_seq:
+        assert np.array_equal(spikes_seq[key][0], spikes_pip[key][0]), key
+    assert sum(len(t) for t, _ in spikes_seq.values()) > 10
