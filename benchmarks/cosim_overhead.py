@@ -77,20 +77,33 @@ def build_region(sim, idx, label, rng, n_e, n_i):
     return rww.build_spiking_region(sim, idx, label, rng, n_e=n_e, n_i=n_i)
 
 
-def make_cosim(sim, regions, neurons, seed, kind, mode, log=None, min_delay=None):
+def make_cosim(sim, regions, neurons, seed, kind, mode, log=None, min_delay=None,
+               pipeline=False, sync_interval=None):
     n_e, n_i = int(round(0.8 * neurons)), neurons - int(round(0.8 * neurons))
     tvb = rww.tvb_simulator()
 
     build = functools.partial(build_region, n_e=n_e, n_i=n_i)
 
+    if min_delay is None and kind == "offset":
+        # no proxy delay to take the default from: the network's, split as CoSimulation would
+        from pynn_multiscale.cosim import divided_min_delay
+        from pynn_multiscale.tvb import TVBEngine
+
+        engine = TVBEngine(rww.tvb_simulator(), regions)
+        interval = sync_interval or (int(engine.min_coupled_delay() / (2 if pipeline else 1)
+                                         / engine.dt + 1e-9) * engine.dt)
+        min_delay = divided_min_delay(interval, rww.NETWORK_PARAMS["delay"], engine.dt)
     if log is not None:
         _record_sources(sim, log)
     cosim = pm.CoSimulation(tvb, sim, spiking_regions=regions, build_region=build,
                             to_spiking=proxies_for(kind, n_e), to_tvb=rww.default_to_tvb(),
                             seed=seed, progress=False, coupling_mode=mode,
-                            # the network's synaptic delay: in spiking mode every proxy
-                            # delay is longer, and the offset proxy has none
-                            min_delay=min_delay or rww.NETWORK_PARAMS["delay"])
+                            pipeline=pipeline, sync_interval=sync_interval,
+                            # the network's synaptic delay (or the part of the interval
+                            # that fits under it): in spiking mode every proxy delay is
+                            # longer, and the offset proxy has none
+                            min_delay=min_delay)
+
     return cosim, build
 
 
@@ -151,7 +164,7 @@ def in_child(function, *args):
 
 
 def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, cold_cache,
-                       min_delay=None):
+                       min_delay=None, pipeline=False, sync_interval=None):
     """Build W1 and run it for ``duration`` ms (at least one window), timing both.
 
     ``build_s`` covers building and the first window (Brian2 compiles
@@ -169,22 +182,26 @@ def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, 
         brian2.prefs.codegen.runtime.cython.cache_dir = tempfile.mkdtemp(prefix="brian2-cache-")
     log = {}
     t0 = time.perf_counter()
-    cosim, build = make_cosim(sim, regions, neurons, seed, kind, mode, log, min_delay)
+    cosim, build = make_cosim(sim, regions, neurons, seed, kind, mode, log, min_delay,
+                              pipeline, sync_interval)
     log["labels"] = {idx: cosim.engine.region_labels[idx] for idx in regions}
     windows = log["windows"] = []
     original = cosim._begin_window
 
-    def window(n_steps):
-        windows.append((cosim.engine.time, n_steps, cosim.dt))
-        return original(n_steps)
+    def window(n_steps, ahead=None):
+        # the start of the window (with pipeline=True, engine.time lags by a window)
+        t0 = windows[-1][0] + windows[-1][1] * cosim.dt if windows else cosim.engine.time
+        windows.append((t0, n_steps, cosim.dt))
+        return original(n_steps, ahead)
 
     cosim._begin_window = window
     first_window = cosim.n_sync * cosim.dt
     cosim.run(first_window)
     build_s = time.perf_counter() - t0
     spent = {"begin": 0.0, "end": 0.0, "tvb": 0.0}
+    # "tvb": the loop integrating TVB (sequential), or waiting for it (pipelined)
     for key, owner, name in (("begin", cosim, "_begin_window"), ("end", cosim, "_end_window"),
-                             ("tvb", cosim.engine, "integrate")):
+                             ("tvb", cosim._tvb, "window")):
         setattr(owner, name, _timed(spent, key, getattr(owner, name)))
     t0 = time.perf_counter()
     result = cosim.run(max(duration - first_window, cosim.dt))
@@ -305,6 +322,10 @@ def main(argv=None):
     parser.add_argument("--min-delay", type=float, default=None,
                         help="the spiking simulator's min_delay in ms (default the network's "
                              "synaptic delay, 1.5)")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="TVB one window ahead in a second process (halves the interval)")
+    parser.add_argument("--sync-interval", type=float, default=None,
+                        help="the synchronisation interval in ms (default CoSimulation's)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
 
@@ -312,10 +333,11 @@ def main(argv=None):
     common = (args.simulator, regions, args.neurons, args.seed, args.proxy, args.coupling_mode)
 
     # the first build and first window, with an empty compiler cache (Brian2 compiles then)
-    first = in_child(timed_cosimulation, *common, 0.0, True, args.min_delay)
+    options = (args.min_delay, args.pipeline, args.sync_interval)
+    first = in_child(timed_cosimulation, *common, 0.0, True, *options)
     cosim_times, alone_times, tvb_times, runs = [], [], [], []
     for _ in range(max(1, args.repeats)):
-        run = in_child(timed_cosimulation, *common, args.duration, False, args.min_delay)
+        run = in_child(timed_cosimulation, *common, args.duration, False, *options)
         cosim_times.append(run["cosim_s"])
         runs.append(run)
         alone_s, rates_alone = in_child(spiking_alone_by_name, args.simulator, regions,
@@ -340,6 +362,7 @@ def main(argv=None):
         "simulator": args.simulator,
         "proxy": args.proxy,
         "coupling_mode": args.coupling_mode,
+        "pipeline": args.pipeline,
         "nest_min_delay_ms": nest_min_delay,
         "duration_ms": args.duration,
         "sync_ms": round(sync_ms, 6),

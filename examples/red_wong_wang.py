@@ -39,6 +39,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=42, help="the one seed (default 42)")
     parser.add_argument("--G", type=float, default=rww.G_DEFAULT, help="global coupling")
     parser.add_argument("--lamda", type=float, default=0.0, help="feedforward inhibition")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="run TVB one window ahead in a second process (2 cores; "
+                             "the interval is halved to 1.3 ms)")
     args = parser.parse_args(argv)
 
     sim = simulator_module(args.simulator)
@@ -46,7 +49,8 @@ def main(argv=None):
     with pm.CoSimulation(tvb, sim, spiking_regions=[31, 65],
                          build_region=rww.build_spiking_region,
                          to_spiking=rww.default_to_spiking(G=args.G, lamda=args.lamda),
-                         to_tvb=rww.default_to_tvb(), seed=args.seed) as cosim:
+                         to_tvb=rww.default_to_tvb(), seed=args.seed,
+                         pipeline=args.pipeline) as cosim:
         result = cosim.run(args.duration)
     result.save(args.out)
     from pynn_multiscale.plot import summary
