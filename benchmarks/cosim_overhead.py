@@ -84,13 +84,18 @@ def make_cosim(sim, regions, neurons, seed, kind, mode, log=None, min_delay=None
 
     build = functools.partial(build_region, n_e=n_e, n_i=n_i)
 
-    if min_delay is None and kind == "offset":
-        # no proxy delay to take the default from: the network's, split as CoSimulation would
+    if min_delay is None:
+        # the network's own 1.5 ms delay, split as CoSimulation splits the shortest proxy
+        # delay: in spiking mode every proxy delay is longer, and the offset proxy has none
         from pynn_multiscale.cosim import divided_min_delay
         from pynn_multiscale.tvb import TVBEngine
 
         engine = TVBEngine(rww.tvb_simulator(), regions)
-        interval = sync_interval or (int(engine.min_coupled_delay() / (2 if pipeline else 1)
+        shortest = engine.min_coupled_delay()
+        pair = engine.min_proxy_pair_idelay()
+        if mode == "spiking" and pair is not None:  # half the delay between spiking regions
+            shortest = min(shortest, pair * engine.dt / 2.0)
+        interval = sync_interval or (int(shortest / (2 if pipeline else 1)
                                          / engine.dt + 1e-9) * engine.dt)
         min_delay = divided_min_delay(interval, rww.NETWORK_PARAMS["delay"], engine.dt)
     if log is not None:
@@ -99,9 +104,6 @@ def make_cosim(sim, regions, neurons, seed, kind, mode, log=None, min_delay=None
                             to_spiking=proxies_for(kind, n_e), to_tvb=rww.default_to_tvb(),
                             seed=seed, progress=False, coupling_mode=mode,
                             pipeline=pipeline, sync_interval=sync_interval,
-                            # the network's synaptic delay (or the part of the interval
-                            # that fits under it): in spiking mode every proxy delay is
-                            # longer, and the offset proxy has none
                             min_delay=min_delay)
 
     return cosim, build
