@@ -32,8 +32,11 @@ prerequisites:
 demo: $(STAMP)
 	$(PY) examples/red_wong_wang.py --simulator nest --duration $(DURATION) --out results
 
+# two workers (CI has 2 cores); a test file stays in one worker, with its fixtures and caches
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 clean:
 	rm -rf $(VENV) results
