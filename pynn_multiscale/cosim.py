@@ -858,7 +858,7 @@ class CoSimulation:
                 for t, data in smp:
                     buf[0].append(t)
                     buf[1].append(data)
-            self._committed_time = t0 + n_steps * self.dt
+            self._committed_time = (window.first_step - 1 + n_steps - engine.step0) * self.dt
 
         # 5.-8. History, coupling, non-state variables, monitors (now, or in the
         # TVB process while the spiking side runs the next window).
