@@ -17,29 +17,12 @@ import pytest
 import pyNN.nest as sim
 
 import pynn_multiscale as pm
-from pynn_multiscale.models import red_wong_wang as rww
 from pynn_multiscale.tvb import TVBEngine
 from isolation import isolated
+from small_w1 import small_w1, spikes_of
 from tvb_helpers import held_rate_simulator
 
-REGIONS = [31, 65]
 INTERVAL = 1.3  # half of W1's shortest coupled delay, 2.6 ms
-
-
-def small_build(sim, idx, label, rng):
-    return rww.build_spiking_region(sim, idx, label, rng, n_e=160, n_i=40)
-
-
-def small_w1(seed, **kwargs):
-    return pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=REGIONS,
-                           build_region=small_build, to_spiking=rww.default_to_spiking(n_e=160),
-                           to_tvb=rww.default_to_tvb(), seed=seed, **kwargs)
-
-
-def spikes_of(result):
-    return {(idx, st.annotations["population"]): (st.magnitude.copy(),
-                                                  st.array_annotations["source_index"].copy())
-            for idx, block in result.spiking.items() for st in block.segments[0].spiketrains}
 
 
 def assert_same_results(a, b):
@@ -164,10 +147,7 @@ def _small_run(simulator, pipeline):
     from pynn_multiscale.backends import simulator_module
 
     kwargs = {"pipeline": True} if pipeline else {"sync_interval": INTERVAL}
-    with pm.CoSimulation(rww.tvb_simulator(), simulator_module(simulator),
-                         spiking_regions=REGIONS, build_region=small_build,
-                         to_spiking=rww.default_to_spiking(n_e=160), to_tvb=rww.default_to_tvb(),
-                         seed=3, **kwargs) as cosim:
+    with small_w1(3, simulator_module(simulator), **kwargs) as cosim:
         result = cosim.run(20.0)
     return result.monitor("Raw").values, spikes_of(result)
 

@@ -14,25 +14,8 @@ import pyNN.nest as sim
 import pynn_multiscale as pm
 from pynn_multiscale.backends.replay import ReplayBackend
 from pynn_multiscale.models import red_wong_wang as rww
+from small_w1 import REGIONS, small_w1, spikes_of
 from tvb_helpers import held_rate_simulator
-
-REGIONS = [31, 65]
-
-
-def small_build(sim, idx, label, rng):
-    return rww.build_spiking_region(sim, idx, label, rng, n_e=160, n_i=40)
-
-
-def small_w1(seed, **kwargs):
-    return pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=REGIONS,
-                           build_region=small_build, to_spiking=rww.default_to_spiking(n_e=160),
-                           to_tvb=rww.default_to_tvb(), seed=seed, **kwargs)
-
-
-def spikes_of(result):
-    return {(idx, st.annotations["population"]): (st.magnitude.copy(),
-                                                  st.array_annotations["source_index"].copy())
-            for idx, block in result.spiking.items() for st in block.segments[0].spiketrains}
 
 
 # ------------------------------------------------------------- reproducibility
