@@ -87,16 +87,12 @@ def make_cosim(sim, regions, neurons, seed, kind, mode, log=None, min_delay=None
     if min_delay is None:
         # the network's own 1.5 ms delay, split as CoSimulation splits the shortest proxy
         # delay: in spiking mode every proxy delay is longer, and the offset proxy has none
-        from pynn_multiscale.cosim import divided_min_delay
+        from pynn_multiscale.cosim import divided_min_delay, longest_interval
         from pynn_multiscale.tvb import TVBEngine
 
         engine = TVBEngine(rww.tvb_simulator(), regions)
-        shortest = engine.min_coupled_delay()
-        pair = engine.min_proxy_pair_idelay()
-        if mode == "spiking" and pair is not None:  # half the delay between spiking regions
-            shortest = min(shortest, pair * engine.dt / 2.0)
-        interval = sync_interval or (int(shortest / (2 if pipeline else 1)
-                                         / engine.dt + 1e-9) * engine.dt)
+        longest = longest_interval(engine, mode, pipeline)
+        interval = sync_interval or int(longest / engine.dt + 1e-9) * engine.dt
         min_delay = divided_min_delay(interval, rww.NETWORK_PARAMS["delay"], engine.dt)
     if log is not None:
         _record_sources(sim, log)

@@ -136,6 +136,25 @@ def derive_seeds(seed: int | None, n_regions: int) -> dict:
             "regions": values[3:], "proxies": values[2]}
 
 
+def longest_interval(engine: TVBEngine, coupling_mode: str = "tvb",
+                     pipeline: bool = False) -> float | None:
+    """The longest synchronisation interval (ms) that the loop allows, before flooring to steps.
+
+    The shortest delay among the non-zero-weight connections that touch a
+    spiking region; None without such connections.
+    """
+    coupled = engine.min_coupled_delay()
+    pair = engine.min_proxy_pair_idelay() if coupling_mode == "spiking" else None
+    if coupled is not None and pair is not None:
+        # a spiking source's value goes one interval ahead and its delay shrinks by
+        # the interval, which is then at most half of that delay (docs/proxies.md)
+        coupled = min(coupled, pair * engine.dt / 2.0)
+    if pipeline and coupled is not None:
+        # TVB's window k + 1 may only read spiking values up to window k - 1
+        coupled = coupled / 2.0
+    return coupled
+
+
 def divided_min_delay(interval: float, shortest: float, spiking_dt: float) -> float:
     """The default ``min_delay``: the interval split into as few equal parts as fit under ``shortest``.
 
@@ -316,16 +335,8 @@ class CoSimulation:
                                                "pick one of the two"))
         if coupling_mode == "spiking":
             self._check_spiking_mode(tvb, to_spiking)
-        coupled = engine.min_coupled_delay()
-        pair = engine.min_proxy_pair_idelay() if coupling_mode == "spiking" else None
-        if coupled is not None and pair is not None:
-            # a spiking source's value goes one interval ahead and its delay shrinks by
-            # the interval, which is then at most half of that delay (docs/proxies.md)
-            coupled = min(coupled, pair * dt / 2.0)
         self._check_pipeline(pipeline, tvb, to_tvb, coupling_mode, regions)
-        if pipeline and coupled is not None:
-            # TVB's window k + 1 may only read spiking values up to window k - 1
-            coupled = coupled / 2.0
+        coupled = longest_interval(engine, coupling_mode, pipeline)
         if sync_interval is None:
             if coupled is None:
                 n_sync = max(1, int(round(DEFAULT_INTERVAL_NO_SPIKING / dt)))
