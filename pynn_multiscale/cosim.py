@@ -40,7 +40,7 @@ from .backends.base import counts_per_step, run_windows
 from .proxies.to_tvb import smooth
 from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError,
                      NumericalError, bad_value)
-from .region import check_built_region
+from .region import check_built_region, check_receptor_guesses, receptor_guesses
 from .results import Result, connectivity_dataset, tvb_dataset
 from .pipeline import PIPELINE_COUPLINGS, ForkedTVB, LocalTVB
 from .tvb import TVBEngine, validate_region_indices
@@ -612,7 +612,8 @@ class CoSimulation:
         for slot, idx in enumerate(self.spiking_regions):
             rng = NumpyRNG(seed=self._seeds["regions"][slot])
             try:
-                built = build_region(backend.sim, idx, labels[idx], rng)
+                with receptor_guesses() as guessed:
+                    built = build_region(backend.sim, idx, labels[idx], rng)
             except Exception as exc:
                 if _is_delay_error(exc):
                     raise ConfigurationError(bad_value(
@@ -623,6 +624,7 @@ class CoSimulation:
                         "CoSimulation")) from exc
                 raise
             region = check_built_region(built, idx)
+            check_receptor_guesses(guessed, idx, labels[idx])
             self.regions[idx] = region
         for i, p in enumerate(self.to_spiking + self.to_tvb):
             if isinstance(p, _proxies.Replay):

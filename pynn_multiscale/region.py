@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from dataclasses import dataclass, field
 
-from .errors import ConfigurationTypeError, bad_value
+from .errors import ConfigurationError, ConfigurationTypeError, bad_value
 
 
 @dataclass
@@ -50,3 +52,73 @@ def check_built_region(result, region_index: int) -> SpikingRegion:
             f"build_region(...) for region {region_index}", type(result).__name__,
             "a pynn_multiscale.SpikingRegion", 'return SpikingRegion({"E": pop_e, ...})'))
     return result
+
+
+#: While a builder runs: the projections whose receptor type was left to a default.
+_guessed: list | None = None
+
+
+def note_guessed_receptor(projection) -> None:
+    """Record that ``projection`` got its receptor type by default (called by the simulators)."""
+    if _guessed is not None:
+        _guessed.append(projection)
+
+
+@contextlib.contextmanager
+def receptor_guesses():
+    """Collect, while the block runs, the projections made without a ``receptor_type``.
+
+    PyNN's own simulators choose one in ``Projection._guess_receptor_type``,
+    which is wrapped for the duration of the block only; the ANNarchy adapter
+    calls :func:`note_guessed_receptor` itself.
+    """
+    global _guessed
+    try:
+        from pyNN.common.projections import Projection
+    except ImportError:  # PyNN missing: only the ANNarchy adapter can make projections
+        Projection = None
+    original = Projection._guess_receptor_type if Projection is not None else None
+
+    def guess(self):
+        original(self)
+        note_guessed_receptor(self)
+
+    if Projection is not None:
+        Projection._guess_receptor_type = guess
+    _guessed = []
+    try:
+        yield _guessed
+    finally:
+        if Projection is not None:
+            Projection._guess_receptor_type = original
+        _guessed = None
+
+
+def check_receptor_guesses(projections, region_index: int, label: str) -> None:
+    """Refuse or warn about projections whose receptor type was chosen by default.
+
+    Onto an ``Assembly``, PyNN picks the first element of a *set* of
+    receptor types, so the choice depends on ``PYTHONHASHSEED``: the same
+    script fires normally in one process and not at all in the next.  That is
+    refused.  Onto a population whose cell type has several receptors, PyNN's
+    choice follows the sign of the weight; it is deterministic, but a
+    conductance-based cell silently gets excitatory input, so it is warned
+    about.
+    """
+    for proj in projections:
+        post = proj.post
+        receptors = sorted(post.receptor_types)  # an Assembly gives them in set order
+        if len(receptors) < 2:
+            continue
+        name = proj.label or f"{proj.pre.label} -> {post.label}"
+        where = f"a Projection made by build_region for region {region_index} ({label})"
+        fix = f"pass receptor_type={receptors[0]!r} (or another of {receptors}) to sim.Projection"
+        if hasattr(post, "populations"):
+            raise ConfigurationError(bad_value(
+                f"receptor_type of Projection {name!r}", None,
+                f"an explicit receptor type in {where}: onto an Assembly, PyNN chooses from a "
+                f"set, so the choice (here {proj.receptor_type!r}) changes with PYTHONHASHSEED "
+                "from one process to the next", fix))
+        warnings.warn(f"Projection {name!r} ({where}) has no receptor_type; PyNN chose "
+                      f"{proj.receptor_type!r} of {receptors}. Fix: {fix}.", UserWarning,
+                      stacklevel=2)

@@ -167,3 +167,59 @@ def test_proxy_kind_the_backend_lacks():
     for part in ("CurrentFromCoupling", "'step_current'", "pyNN.brian2, pyNN.nest, pyNN.neuron",
                  "Fix:"):
         assert part in text, (part, text)
+
+
+def _background_region(receptor_type, onto_assembly):
+    """A region whose background projection may leave its receptor type to PyNN."""
+    def build(sim, idx, label, rng):
+        cell = sim.IF_cond_alpha(**rww.CELL_PARAMS)
+        e = sim.Population(8, cell, label=f"{label}_E")
+        i = sim.Population(2, cell, label=f"{label}_I")
+        target = e + i if onto_assembly else e
+        noise = sim.Population(target.size, sim.SpikeSourcePoisson(rate=100.0))
+        extra = {} if receptor_type is None else {"receptor_type": receptor_type}
+        sim.Projection(noise, target, sim.OneToOneConnector(),
+                       sim.StaticSynapse(weight=0.001, delay=1.5), label="background", **extra)
+        return pm.SpikingRegion({"E": e, "I": i})
+    return build
+
+
+def _build_with(simulator_name, receptor_type, onto_assembly):
+    """Build one region on ``simulator_name``; the error message or None, and the warnings."""
+    import warnings
+
+    from pynn_multiscale.backends import simulator_module
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            with pm.CoSimulation(rww.tvb_simulator(), simulator_module(simulator_name),
+                                 spiking_regions=[31], to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")],
+                                 build_region=_background_region(receptor_type, onto_assembly)):
+                error = None
+        except pm.ConfigurationError as exc:
+            error = str(exc)
+    return error, [str(w.message) for w in caught if "receptor_type" in str(w.message)]
+
+
+@pytest.mark.parametrize("simulator", ["nest", "annarchy"])
+def test_default_receptor_onto_an_assembly_is_refused(simulator):
+    """PyNN picks an Assembly's default receptor from a set (PYTHONHASHSEED decides): refused."""
+    from isolation import isolated
+
+    error, _ = isolated(_build_with)(simulator, None, True)
+    assert error is not None
+    for part in ("'background'", "region 31", "PYTHONHASHSEED", "receptor_type='excitatory'",
+                 "Fix:"):
+        assert part in error, (part, error)
+    assert isolated(_build_with)(simulator, "excitatory", True) == (None, [])
+
+
+@pytest.mark.parametrize("simulator", ["nest", "annarchy"])
+def test_default_receptor_onto_a_population_warns(simulator):
+    """Onto a population PyNN's choice is deterministic, but silent: a warning names the fix."""
+    from isolation import isolated
+
+    error, warned = isolated(_build_with)(simulator, None, False)
+    assert error is None and len(warned) == 1
+    assert "'background'" in warned[0] and "'excitatory'" in warned[0] and "Fix:" in warned[0]

@@ -32,6 +32,11 @@ class _Subset:
 
     _pynn_class = "Population"
 
+    @property
+    def receptor_types(self) -> list:
+        """Every adapter cell type has PyNN's two standard receptors."""
+        return ["excitatory", "inhibitory"]
+
     def __getattr__(self, name):
         if not name.startswith("_") and name in _pynn_names(self._pynn_class):
             raise _outside(self._pynn_class, name)
