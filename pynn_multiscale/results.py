@@ -32,7 +32,6 @@ import datetime
 import json
 import os
 import uuid
-import warnings
 from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
@@ -42,7 +41,7 @@ import neo
 import numpy as np
 import quantities as pq
 import xarray as xr
-from neo.io import NixIO, PickleIO
+from neo.io import NixIO
 
 from .errors import PynnMultiscaleError
 
@@ -465,6 +464,9 @@ class Result:
         """
         directory = Path(path)
         tvb_file = directory / TVB_FILE
+        for name in sorted(directory.glob("*")) if directory.is_dir() else ():
+            if name.suffix.lower() in _PICKLE_SUFFIXES:
+                _refuse_pickle(name)
         if not tvb_file.is_file():
             raise FileNotFoundError(
                 f"Result.load: path={str(path)!r} has no {TVB_FILE}: expected a directory "
@@ -585,7 +587,7 @@ def _stage_connectivity(staging: _Staging, connectivity: xr.Dataset | None) -> s
 
 
 def _stage_spiking(staging: _Staging, block: neo.Block, index: int) -> dict[str, Any]:
-    """Write one region's block as NIX (or pickle if NIX cannot hold it)."""
+    """Write one region's block as NIX; refuse, naming it, what NIX cannot hold."""
     final = staging.directory / f"spiking_region_{index}.nix"
     temp = staging.path(final)
     try:
@@ -596,14 +598,23 @@ def _stage_spiking(staging: _Staging, block: neo.Block, index: int) -> dict[str,
     except Exception as exc:  # neo/nixio raise assorted types for unsupported data
         staging.discard(temp)
         problem = str(exc) if isinstance(exc, _NixUnsupported) else f"{type(exc).__name__}: {exc}"
-    final = staging.directory / f"spiking_region_{index}.pkl"
-    PickleIO(str(staging.path(final))).write_block(block)
-    warnings.warn(
-        f"spiking data of region {index} cannot be stored in NIX ({problem}); "
-        f"saved with neo's PickleIO as {final.name} instead",
-        stacklevel=3,
-    )
-    return {"file": final.name, "format": "pickle", "nix_error": problem}
+    raise ResultIOError(
+        f"Result.save: the spiking data of region {index} cannot be stored in NIX ({problem}). "
+        "A results folder is read by others, and loading it must not run code, so there is "
+        "no pickle fallback. Fix: make that annotation a number, a string, or a list or dict "
+        "of them, or remove it before saving.")
+
+
+#: File names that hold pickles, refused by :meth:`Result.load`.
+_PICKLE_SUFFIXES = (".pkl", ".pickle")
+
+
+def _refuse_pickle(filename: Path) -> None:
+    raise ResultIOError(
+        f"Result.load: {filename} is a pickle, and unpickling runs whatever code the file "
+        "holds, so a results folder with one is never loaded. Fix: if you trust its author, "
+        "read the file yourself with neo.io.PickleIO, or have the run saved again with a "
+        "current pynn_multiscale (NIX files only).")
 
 
 def _read_spiking(filename: Path, file_format: str) -> neo.Block:
@@ -613,7 +624,7 @@ def _read_spiking(filename: Path, file_format: str) -> neo.Block:
             "directory is incomplete (copy the whole directory written by Result.save())"
         )
     if file_format == "pickle":
-        return PickleIO(str(filename)).read_block()
+        _refuse_pickle(filename)
     if file_format != "nix":
         raise ResultIOError(
             f"Result.load: unknown spiking file format {file_format!r} for {filename}"

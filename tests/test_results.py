@@ -326,25 +326,34 @@ def test_save_leaves_the_input_unchanged(result, tmp_path):
     assert not any(key.startswith("pynn_multiscale") for key in result.tvb.attrs)
 
 
-def test_pickle_fallback_when_nix_cannot_store(result, tmp_path):
+def test_saving_what_nix_cannot_store_is_refused_not_pickled(result, tmp_path):
     result.spiking[2].annotate(pairs=[(1, 2), (3, 4)])  # nested tuples: not in NIX, not JSON
-    with pytest.warns(UserWarning, match="region 2.*PickleIO"):
+    with pytest.raises(ResultIOError) as excinfo:
         result.save(tmp_path / "run")
-    assert sorted(os.listdir(tmp_path / "run")) == [
-        "connectivity.nc",
-        "metadata.json",
-        "spiking_region_0.nix",
-        "spiking_region_2.pkl",
-        "tvb.nc",
-    ]
-    summary = json.loads((tmp_path / "run" / "metadata.json").read_text())
-    assert summary["spiking_files"]["2"]["format"] == "pickle"
-    assert summary["spiking_files"]["0"]["format"] == "nix"
-    loaded = Result.load(tmp_path / "run")
-    assert loaded.spiking[2].annotations["pairs"] == [(1, 2), (3, 4)]
-    np.testing.assert_array_equal(
-        loaded.spiking[2].segments[0].spiketrains[2].magnitude, [0.1, 0.2, 0.3, 4.0]
-    )
+    text = str(excinfo.value)
+    assert "region 2" in text and "pairs" in text and "Fix:" in text
+    assert not any(p.suffix == ".pkl" for p in (tmp_path / "run").glob("*"))
+
+
+@pytest.mark.parametrize("name", ["spiking_region_2.pkl", "notes.pkl"])
+def test_a_folder_with_a_pickle_is_refused_without_unpickling(result, tmp_path, name):
+    """Loading never runs code: a pickle (one an older version wrote, or any) is refused."""
+    import pickle
+
+    directory = result.save(tmp_path / "run")
+    marker = tmp_path / "unpickled"
+
+    class RunsCode:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (directory / name).write_bytes(pickle.dumps(RunsCode()))
+    with pytest.raises(ResultIOError) as excinfo:
+        Result.load(directory)
+    assert name in str(excinfo.value) and "Fix:" in str(excinfo.value)
+    assert not marker.exists()
+    (directory / name).unlink()
+    assert Result.load(directory).spiking.keys() == result.spiking.keys()  # the control
 
 
 # ------------------------------------------------------------ files on disk
