@@ -87,7 +87,7 @@ def make_cosim(sim, regions, neurons, seed, kind, mode, log=None, min_delay=None
     if min_delay is None:
         # the network's own 1.5 ms delay, split as CoSimulation splits the shortest proxy
         # delay: in spiking mode every proxy delay is longer, and the offset proxy has none
-        from pynn_multiscale.cosim import divided_min_delay, longest_interval
+        from pynn_multiscale.plan import divided_min_delay, longest_interval
         from pynn_multiscale.tvb import TVBEngine
 
         engine = TVBEngine(rww.tvb_simulator(), regions)
@@ -206,7 +206,7 @@ def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, 
     cosim_s = time.perf_counter() - t0
     out = {"build_s": build_s, "cosim_s": cosim_s, "sync_ms": first_window,
            "tvb_in_loop_s": spent["tvb"], "exchange_s": spent["begin"] + spent["end"] - spent["tvb"],
-           "dt": cosim.spiking_dt, "min_delay": cosim.min_delay, "max_delay": cosim._max_delay(),
+           "dt": cosim.spiking_dt, "min_delay": cosim.min_delay, "max_delay": cosim.plan.max_delay,
            "build": build, "nest_min_delay": None}
     if simulator == "nest":
         import nest

@@ -85,7 +85,7 @@ def run_here(simulator, duration, seed, to_spiking, to_tvb, tau_rin=10.0, region
                          to_spiking=to_spiking, to_tvb=to_tvb, seed=seed,
                          min_delay=min_delay) as cosim:
         backend = cosim.backend
-        first = cosim._rate_handles[0][0]  # region 31's source of the first proxy
+        first = cosim.bindings[0][0].handles[0]  # region 31's source of the first proxy
         for name in ("set_rates", "set_currents", "set_offset", "set_trains"):
             original = getattr(backend, name)
 

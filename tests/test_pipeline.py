@@ -80,7 +80,7 @@ def test_interrupted_pipelined_run_keeps_every_committed_window(tmp_path, monkey
             backend.advance = advance
             with pytest.raises(KeyboardInterrupt):
                 cosim.run(100.0, out=tmp_path / "run")
-            stopped = cosim._committed_time
+            stopped = cosim.recording.committed_time
             assert cosim._tvb._process.is_alive()  # the TVB process ignored the Ctrl-C
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -145,7 +145,7 @@ def test_interrupted_run_keeps_every_completed_window(tmp_path, how, monkeypatch
             interrupt_at_window(cosim, window, how)
             with pytest.raises(expected_error):
                 cosim.run(duration, out=tmp_path / "run")
-            stopped = cosim._committed_time
+            stopped = cosim.recording.committed_time
             interval = cosim.n_sync * cosim.dt
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..errors import CapabilityError, ConfigurationTypeError, bad_value
-from .base import Backend
+from .base import CAPABILITIES, Backend, capabilities_of
 
 #: PyNN module name -> backend module within this package.
 _BACKENDS = {"pyNN.nest": "nest", "pyNN.brian2": "brian2", "pyNN.neuron": "neuron",
@@ -68,11 +68,12 @@ def backends_with(capability: str) -> list[str]:
     for pynn_name, module_name in sorted(_BACKENDS.items()):
         module = import_module(f"{__name__}.{module_name}")
         classes = [c for c in vars(module).values()
-                   if isinstance(c, type) and isinstance(getattr(c, "capabilities", None),
-                                                         frozenset)]
-        if any(capability in c.capabilities for c in classes):
+                   if isinstance(c, type) and c.__module__ == module.__name__
+                   and all(callable(getattr(c, m, None)) for m in ("setup", "run_windows"))]
+        if any(capability in capabilities_of(c) for c in classes):
             found.append(pynn_name)
     return found
 
 
-__all__ = ["Backend", "SIMULATORS", "backends_with", "get_backend", "simulator_module"]
+__all__ = ["Backend", "CAPABILITIES", "SIMULATORS", "backends_with", "capabilities_of",
+           "get_backend", "simulator_module"]

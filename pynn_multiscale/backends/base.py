@@ -1,12 +1,29 @@
 """The backend protocol: what the co-simulation loop needs from a simulator.
 
-The loop in :mod:`pynn_multiscale.cosim` is written once against this
-protocol.  A backend is an *instance* (several can live in one process), and
-it declares its capabilities as data; a proxy that needs a missing capability
-fails at configuration time with :class:`~pynn_multiscale.errors.CapabilityError`.
+The loop in :mod:`pynn_multiscale.cosim` is written once against these
+protocols.  A backend is an *instance* (several can live in one process).  It
+implements the core :class:`Backend` protocol and one small protocol per
+capability it has; its capabilities are *derived* from the methods it
+implements (:func:`capabilities_of`), never declared a second time.  A proxy
+that needs a capability the backend lacks fails at configuration time with
+:class:`~pynn_multiscale.errors.CapabilityError`.
+
+==================  ===========================  =================================================
+capability          protocol                     used by
+==================  ===========================  =================================================
+``poisson_rate``    :class:`PoissonInput`        ``RateToPoisson``
+``spike_trains``    :class:`TrainInput`          ``ElephantTrains``
+``step_current``    :class:`CurrentInput`        ``CurrentFromCoupling``
+``offset_current``  :class:`OffsetInput`         ``OffsetFromCoupling``
+``spike_counts``    :class:`SpikeCounting`       ``SpikeRate``, ``InstantaneousRate``, results
+``state_read``      :class:`StateReading`        ``MeanState``
+``analog_signals``  :class:`SignalRecording`     recorded ``v``, ``gsyn`` in results
+``replay``          :class:`ReplaySource`        ``Replay`` (tests)
+==================  ===========================  =================================================
 
 Times are in ms.  A window's values are piecewise constant over TVB steps:
-value ``k`` holds on ``(t0 + k*dt, t0 + (k+1)*dt]``.
+value ``k`` holds on ``(t0 + k*dt, t0 + (k+1)*dt]``.  A handle is whatever the
+backend's ``add_*`` method returned; only that backend reads it.
 """
 
 from __future__ import annotations
@@ -20,12 +37,10 @@ from ..errors import KernelInUseError
 
 @runtime_checkable
 class Backend(Protocol):
-    """What every backend implements."""
+    """The core that every backend implements."""
 
     #: Short simulator name, e.g. ``"nest"``.
     name: str
-    #: Capabilities, e.g. ``{"poisson_rate", "spike_counts"}``.
-    capabilities: frozenset
     #: The PyNN-like module that region builders receive (None for replay).
     sim: Any
 
@@ -33,32 +48,140 @@ class Backend(Protocol):
               max_delay: float | None = None) -> None:
         """Start the simulator with the spiking time step and the delay range."""
 
-    def add_rate_source(self, population, synapse_weight: float, delay: float,
-                        receptor_type: str) -> Any:
-        """Create an independent Poisson input to every neuron; return a handle."""
-
-    def add_spike_counter(self, population) -> Any:
-        """Record the spikes of ``population``; return a handle."""
-
     def start(self) -> None:
         """Called once, after building and before the first window."""
-
-    def set_rates(self, handle, t0: float, dt: float, rates: np.ndarray) -> None:
-        """Set the Poisson rate (Hz) of each TVB step of the next window."""
 
     def advance(self, t_stop: float) -> None:
         """Run the spiking simulator up to ``t_stop``."""
 
-    def window_spikes(self, handle) -> tuple[np.ndarray, np.ndarray]:
-        """Spike times and neuron indices recorded since the previous call."""
+    def run_windows(self, t_stops, between: Callable[[int], None]) -> None:
+        """Run through the window ends ``t_stops``, calling ``between(k)`` at each.
 
-    # Optional: ``run_windows(t_stops, between)``, see :func:`run_windows`.
+        ``between(k)`` is called once the simulator has reached ``t_stops[k]``
+        and before it goes on: it reads window k's output and sends the input
+        of window k + 1.  An exception it raises stops the run and propagates.
+        A simulator that runs best as one long run calling back into Python
+        (Brian2's network operations, NEURON's events) implements it itself;
+        others inherit :class:`WindowLoop`'s loop over :meth:`advance`.
+        """
 
     def finish(self) -> None:
         """Release the simulator (the co-simulation is over)."""
 
     def version(self) -> str:
         """The simulator's version string."""
+
+
+class WindowLoop:
+    """:meth:`Backend.run_windows` as a loop over ``advance``."""
+
+    def run_windows(self, t_stops, between: Callable[[int], None]) -> None:
+        for k, t_stop in enumerate(t_stops):
+            self.advance(t_stop)
+            between(k)
+
+
+class PoissonInput(Protocol):
+    """Independent Poisson input to every neuron of a population, at rates set per window."""
+
+    def add_rate_source(self, population, synapse_weight: float, delay: float,
+                        receptor_type: str, shared_fraction: float = 0.0) -> Any:
+        """Create the input (``shared_fraction``: the part common to all neurons); a handle."""
+
+    def set_rates(self, handle, t0: float, dt: float, rates: np.ndarray) -> None:
+        """The rate (Hz) of each TVB step of the next window."""
+
+
+class TrainInput(Protocol):
+    """Given spike trains, one per neuron."""
+
+    def add_train_sources(self, population, synapse_weight: float, delay: float,
+                          receptor_type: str) -> Any:
+        """One source per neuron, one to one; a handle."""
+
+    def set_trains(self, handle, trains: list, t0: float, dt: float) -> None:
+        """Each neuron's spike times (ms) of the next window."""
+
+
+class CurrentInput(Protocol):
+    """A current injected into every neuron, stepwise over TVB steps."""
+
+    def add_current_source(self, population, delay: float | None = None) -> Any:
+        """Create the source; a handle."""
+
+    def set_currents(self, handle, t0: float, dt: float, amplitudes: np.ndarray) -> None:
+        """The amplitude (nA) of each TVB step of the next window."""
+
+
+class OffsetInput(Protocol):
+    """PyNN's ``i_offset`` of every neuron, set once per window."""
+
+    def add_offset(self, population) -> Any:
+        """A handle to the population's offsets."""
+
+    def set_offset(self, handle, value: float) -> None:
+        """Set every neuron's offset current (nA)."""
+
+
+class SpikeCounting(Protocol):
+    """The spikes of a population, window by window."""
+
+    def add_spike_counter(self, population) -> Any:
+        """Record the spikes of ``population``; a handle."""
+
+    def window_spikes(self, handle) -> tuple[np.ndarray, np.ndarray]:
+        """Spike times and neuron indices recorded since the previous call."""
+
+
+class StateReading(Protocol):
+    """The population mean of a neuron state variable, now."""
+
+    def add_state_reader(self, population, variable: str) -> Any:
+        """A handle for reading ``variable`` (PyNN's name) of every neuron."""
+
+    def read_state_mean(self, handle) -> float:
+        """The mean over the population, in PyNN's units."""
+
+
+class SignalRecording(Protocol):
+    """The analog signals a builder asked PyNN to record, as Neo objects."""
+
+    def recorded_signals(self, population) -> list:
+        """``neo.AnalogSignal`` objects of the population (``v``, ``gsyn_exc``, ...)."""
+
+
+class ReplaySource(Protocol):
+    """Values of TVB variables given in advance (testing the shared layer)."""
+
+    def replay(self, variable: str, region_slot: int, first_step: int, n_steps: int) -> np.ndarray:
+        """Values of ``variable`` for the region in ``region_slot`` over the window."""
+
+
+#: Capability name -> the protocol whose methods a backend implements to have it.
+CAPABILITIES = {"poisson_rate": PoissonInput, "spike_trains": TrainInput,
+                "step_current": CurrentInput, "offset_current": OffsetInput,
+                "spike_counts": SpikeCounting, "state_read": StateReading,
+                "analog_signals": SignalRecording, "replay": ReplaySource}
+
+
+def protocol_methods(protocol) -> list[str]:
+    """The public methods a protocol declares."""
+    return [name for name, value in vars(protocol).items()
+            if callable(value) and not name.startswith("_")]
+
+
+def capabilities_of(backend) -> frozenset:
+    """The capabilities of a backend (instance or class): the protocols it implements in full.
+
+    Examples
+    --------
+    >>> from pynn_multiscale.backends.replay import ReplayBackend
+    >>> sorted(capabilities_of(ReplayBackend))
+    ['poisson_rate', 'replay']
+    """
+    return frozenset(name for name, protocol in CAPABILITIES.items()
+                     if all(callable(getattr(backend, method, None))
+                            for method in protocol_methods(protocol)))
 
 
 class GlobalStateGuard:
@@ -88,24 +211,37 @@ class GlobalStateGuard:
             self.owner = None
 
 
-def run_windows(backend, t_stops, between: Callable[[int], None]) -> None:
-    """Run the spiking side through the window ends ``t_stops``, calling ``between(k)`` at each.
+def setup_arguments(timestep: float, min_delay: float, max_delay: float | None = None,
+                    **seed) -> dict:
+    """Keyword arguments of PyNN's ``sim.setup``; ``seed`` is the simulator's own seed keyword.
 
-    ``between(k)`` is called once the simulator has reached ``t_stops[k]``
-    and before it goes on: it reads window k's output and schedules the
-    input of window k + 1.  An exception it raises stops the run and
-    propagates.  A backend whose simulator runs best as one long run that
-    calls back into Python (Brian2's network operations, NEURON's events)
-    implements ``run_windows`` itself; otherwise the windows are a loop
-    over :meth:`Backend.advance`.
+    Examples
+    --------
+    >>> setup_arguments(0.1, 1.5, None, rng_seed=None)
+    {'timestep': 0.1, 'min_delay': 1.5}
+    >>> setup_arguments(0.1, 1.5, 20.0, rng_seed=7)
+    {'timestep': 0.1, 'min_delay': 1.5, 'max_delay': 20.0, 'rng_seed': 7}
     """
-    native = getattr(backend, "run_windows", None)
-    if native is not None:
-        native(t_stops, between)
-        return
-    for k, t_stop in enumerate(t_stops):
-        backend.advance(t_stop)
-        between(k)
+    kwargs = {"timestep": timestep, "min_delay": min_delay}
+    if max_delay is not None:
+        kwargs["max_delay"] = max_delay
+    kwargs.update({key: int(value) for key, value in seed.items() if value is not None})
+    return kwargs
+
+
+def step_of(times, t0: float, dt: float, tolerance: float = 1e-9) -> np.ndarray:
+    """The step ``k`` (from 1) of each time in ``(t0 + (k-1)*dt, t0 + k*dt]``.
+
+    A time stamped exactly at a step's end (within ``tolerance`` steps) stays
+    in that step.  Generated trains use 1e-9; recorded spike times, which carry
+    the simulator clock's round-off, 1e-6 (:func:`counts_per_step`).
+
+    Examples
+    --------
+    >>> step_of(np.array([0.05, 0.1, 0.1000000001, 0.3]), 0.0, 0.1).tolist()
+    [1, 1, 2, 3]
+    """
+    return np.ceil((np.asarray(times, dtype=float) - t0) / dt - tolerance).astype(np.int64)
 
 
 def counts_per_step(times: np.ndarray, t0: float, dt: float, n_steps: int) -> np.ndarray:
@@ -119,6 +255,6 @@ def counts_per_step(times: np.ndarray, t0: float, dt: float, n_steps: int) -> np
     >>> counts_per_step(np.array([0.1, 0.15, 0.2, 0.3]), 0.0, 0.1, 3).tolist()
     [1, 2, 1]
     """
-    index = np.ceil((np.asarray(times) - t0) / dt - 1e-6).astype(int) - 1
+    index = step_of(times, t0, dt, tolerance=1e-6) - 1
     index = index[(index >= 0) & (index < n_steps)]
     return np.bincount(index, minlength=n_steps)

@@ -92,11 +92,13 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..errors import CapabilityError, ConfigurationError
-from .base import GlobalStateGuard
+from .base import GlobalStateGuard, setup_arguments, step_of
 
 #: PyNN's Brian2 state is global: at most one live backend per process.
 _GUARD = GlobalStateGuard("PyNN's Brian2 state", "Brian2")
@@ -162,12 +164,39 @@ class _Ring:
         self.values.reshape(self.size, self.width)[slots] = rows
 
 
+@dataclass
+class RingInput:
+    """A ring of per-step values that the network reads (rates, trains or currents)."""
+
+    ring: _Ring
+    delay_steps: int
+    shared: _Ring | None = None  # the shared Poisson counts of a rate input
+    shared_fraction: float = 0.0
+
+
+@dataclass
+class GroupVariable:
+    """A variable of a population's Brian2 group, and its factor from SI to PyNN's units."""
+
+    variable: Any
+    factor: float
+
+
+@dataclass
+class Monitor:
+    """A ``SpikeMonitor`` with its time, index and count variables, and the spikes read."""
+
+    monitor: Any
+    t: Any
+    i: Any
+    n: Any
+    read: int = 0
+
+
 class Brian2Backend:
     """The Brian2 backend (see the module docstring)."""
 
     name = "brian2"
-    capabilities = frozenset({"poisson_rate", "spike_trains", "step_current", "offset_current",
-                              "spike_counts", "state_read", "analog_signals"})
 
     #: Steps held by a rate or current ring (a power of 2).
     ring_steps = 8192
@@ -189,6 +218,7 @@ class Brian2Backend:
         self._finished = False
         self._step = 0  # the next Brian2 step to run
         self._rng = np.random.default_rng()
+        self._previous_target = None  # Brian2's code generation target before setup
 
     def version(self) -> str:
         return str(self.brian2.__version__)
@@ -196,11 +226,10 @@ class Brian2Backend:
     # ----------------------------------------------------------- lifecycle
     def setup(self, timestep, min_delay, seed, max_delay=None):
         _GUARD.check()
-        kwargs = {"timestep": timestep, "min_delay": min_delay}
-        if max_delay is not None:
-            kwargs["max_delay"] = max_delay
-        self.sim.setup(**kwargs)
+        self.sim.setup(**setup_arguments(timestep, min_delay, max_delay))
+        # process-wide changes, undone when the network is built (start) or abandoned (finish)
         batch_projections()
+        self._previous_target = self.brian2.prefs.codegen.target
         apply_codegen_target()
         b2 = self.brian2
         b2.defaultclock.dt = timestep * b2.ms  # PyNN's SpikeGeneratorGroup runs on it
@@ -213,6 +242,7 @@ class Brian2Backend:
         _GUARD.claim(self)
 
     def start(self):
+        batch_projections(False)  # the regions are built
         self._prepare_run()
         self._started = True
 
@@ -228,6 +258,9 @@ class Brian2Backend:
     def finish(self):
         if not self._finished:
             self._finished = True
+            batch_projections(False)
+            if self._previous_target is not None:
+                self.brian2.prefs.codegen.target = self._previous_target
             try:
                 self.sim.end()
             except Exception:  # pragma: no cover - end() only writes requested files
@@ -372,8 +405,7 @@ class Brian2Backend:
             shared = self._new_ring("shared", 1, self.ring_steps)
             terms += f" + {shared.name}({slot})"
         self._run_regularly(group, f"{var} += {wname} * ({terms})", "synapses")
-        return {"ring": ring, "shared": shared, "f": float(shared_fraction),
-                "delay_steps": max(1, self._steps(delay))}
+        return RingInput(ring, max(1, self._steps(delay)), shared, float(shared_fraction))
 
     def _edges(self, t0, dt, n, shift):
         """Brian2 steps at which values 0..n-1 start (and n ends), shifted by ``shift`` steps."""
@@ -384,14 +416,13 @@ class Brian2Backend:
         rates = np.asarray(rates, dtype=float)
         if rates.size == 0:
             return
-        d = handle["delay_steps"]
-        edges = self._edges(t0, dt, rates.size, d - 1)
+        edges = self._edges(t0, dt, rates.size, handle.delay_steps - 1)
         lam = np.repeat(rates * self._h / 1000.0, np.diff(edges))
-        f = handle["f"]
-        handle["ring"].write(int(edges[0]), (1.0 - f) * lam, self._step)
-        if handle["shared"] is not None:
+        f = handle.shared_fraction
+        handle.ring.write(int(edges[0]), (1.0 - f) * lam, self._step)
+        if handle.shared is not None:
             counts = self._rng.poisson(f * lam).astype(float)
-            handle["shared"].write(int(edges[0]) + self._min_steps, counts, self._step)
+            handle.shared.write(int(edges[0]) + self._min_steps, counts, self._step)
 
     def add_train_sources(self, population, synapse_weight, delay, receptor_type):
         """One train per target neuron: per-step spike counts in a per-neuron ring."""
@@ -401,19 +432,18 @@ class Brian2Backend:
         wname = self._constant("w", w)
         index = f"((timestep(t, dt) % {ring.size}) * {ring.width} + i) * dt"
         self._run_regularly(group, f"{var} += {wname} * {ring.name}({index})", "synapses")
-        return {"ring": ring, "delay_steps": max(1, self._steps(delay)), "n": population.size}
+        return RingInput(ring, max(1, self._steps(delay)))
 
     def set_trains(self, handle, trains, t0, dt):
         """Each neuron's spikes of the next window, stamped at the end of their TVB step (as NEST)."""
-        n = handle["n"]
+        n = handle.ring.width
         per_neuron = []
         for times in trains:
-            steps = np.ceil((np.asarray(times, dtype=float) - t0) / dt - 1e-9).astype(np.int64)
-            per_neuron.append(np.maximum(steps, 1))
+            per_neuron.append(np.maximum(step_of(times, t0, dt), 1))
         if not any(s.size for s in per_neuron):
             return
         last = max(int(s.max()) for s in per_neuron if s.size)
-        d = handle["delay_steps"]
+        d = handle.delay_steps
         # a spike stamped s reaches its target at s + d: the end of Brian2 step (s + d)/h - 1
         first = self._steps(t0 + dt) + d - 1
         rows = np.zeros((self._steps(t0 + dt * last) + d - 1 - first + 1, n))
@@ -421,12 +451,12 @@ class Brian2Backend:
             if steps.size:
                 j = np.rint((t0 + steps * dt) / self._h).astype(np.int64) + d - 1 - first
                 np.add.at(rows[:, i], j, 1.0)
-        if rows.shape[0] >= handle["ring"].size // 2:
+        if rows.shape[0] >= handle.ring.size // 2:
             raise ConfigurationError(
                 f"set_trains: a window of {rows.shape[0]} steps (plus the delay) exceeds half the "
-                f"brian2 backend's train ring ({handle['ring'].size} steps). Fix: raise "
+                f"brian2 backend's train ring ({handle.ring.size} steps). Fix: raise "
                 "Brian2Backend.ring_steps_trains (a power of 2).")
-        handle["ring"].write(first, rows, self._step)
+        handle.ring.write(first, rows, self._step)
 
     def add_current_source(self, population, delay=None):
         """A step current added to PyNN's ``i_inj``, changed by differences."""
@@ -438,15 +468,15 @@ class Brian2Backend:
         before = f"{ring.name}(((timestep(t, dt) + {size - 1}) % {size}) * dt)"
         self._run_regularly(group, f"i_inj += {unit} * ({now} - {before})", "before_groups")
         delay = self._min_steps * self._h if delay is None else float(delay)
-        return {"ring": ring, "delay_steps": max(1, self._steps(delay))}
+        return RingInput(ring, max(1, self._steps(delay)))
 
     def set_currents(self, handle, t0, dt, amplitudes):
         """Amplitudes in nA, one per TVB step; step k drives ``(t0+(k+1)dt+d, t0+(k+2)dt+d]``."""
         amplitudes = np.asarray(amplitudes, dtype=float)
         if amplitudes.size == 0:
             return
-        edges = self._edges(t0, dt, amplitudes.size, handle["delay_steps"])
-        handle["ring"].write(int(edges[0]), np.repeat(amplitudes, np.diff(edges)), self._step)
+        edges = self._edges(t0, dt, amplitudes.size, handle.delay_steps)
+        handle.ring.write(int(edges[0]), np.repeat(amplitudes, np.diff(edges)), self._step)
 
     def add_offset(self, population):
         self._group(population, "An offset proxy")
@@ -455,11 +485,11 @@ class Brian2Backend:
                 f"OffsetFromCoupling onto {type(population.celltype).__name__} is not supported "
                 "by the brian2 backend: the cell type has no i_offset. Fix: use a standard "
                 "integrate-and-fire cell type.")
-        return {"variable": population.brian2_group.variables["i_offset"]}
+        return GroupVariable(population.brian2_group.variables["i_offset"], 1e9)
 
     def set_offset(self, handle, value):
         """PyNN's ``i_offset`` (nA) on every neuron, written in Brian2's amperes."""
-        handle["variable"].get_value()[:] = float(value) * 1e-9
+        handle.variable.get_value()[:] = float(value) * 1e-9
 
     #: PyNN state variable -> (Brian2 name, factor from SI to PyNN's units)
     _STATE_FACTORS = {"v": 1e3, "gsyn_exc": 1e6, "gsyn_inh": 1e6}
@@ -473,12 +503,11 @@ class Brian2Backend:
                 f"{type(population.celltype).__name__}. Use a conductance-based cell type "
                 "(IF_cond_alpha, IF_cond_exp) for conductances.")
         name = translations[variable]["translated_name"]
-        return {"variable": population.brian2_group.variables[name],
-                "factor": self._STATE_FACTORS[variable]}
+        return GroupVariable(population.brian2_group.variables[name], self._STATE_FACTORS[variable])
 
     def read_state_mean(self, handle):
         """The population mean of a state variable, now, in PyNN's units."""
-        return float(np.mean(handle["variable"].get_value())) * handle["factor"]
+        return float(np.mean(handle.variable.get_value())) * handle.factor
 
     def add_spike_counter(self, population):
         group = self._group(population, "Spike counting")
@@ -486,24 +515,24 @@ class Brian2Backend:
         self._n_objects += 1
         monitor = b2.SpikeMonitor(group, record=True, name=f"pm_spikes_{self._n_objects}")
         self._state.network.add(monitor)
-        handle = {"monitor": monitor, "read": 0, "t": monitor.variables["t"],
-                  "i": monitor.variables["i"], "N": monitor.variables["N"]}
+        handle = Monitor(monitor, monitor.variables["t"], monitor.variables["i"],
+                         monitor.variables["N"])
         self._counters.append(handle)
         return handle
 
     def window_spikes(self, handle):
         """Spikes since the previous call: (end of their step in ms, index in the population)."""
-        n = int(handle["N"].get_value())
-        start = handle["read"]
-        t = np.asarray(handle["t"].get_value()[start:n])
-        index = np.array(handle["i"].get_value()[start:n], dtype=np.int64)
+        n = int(handle.n.get_value())
+        start = handle.read
+        t = np.asarray(handle.t.get_value()[start:n])
+        index = np.array(handle.i.get_value()[start:n], dtype=np.int64)
         times = (np.rint(t * 1e3 / self._h) + 1.0) * self._h
         if n >= self.flush_events:
-            handle["monitor"].resize(0)
-            handle["N"].set_value(0)
-            handle["read"] = 0
+            handle.monitor.resize(0)
+            handle.n.set_value(0)
+            handle.read = 0
         else:
-            handle["read"] = n
+            handle.read = n
         return times, index
 
     def recorded_signals(self, population) -> list:

@@ -36,21 +36,60 @@ Mechanisms, and why:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
 
 from ..errors import CapabilityError, ConfigurationError
-from .base import GlobalStateGuard
+from .base import GlobalStateGuard, WindowLoop, setup_arguments, step_of
 
 #: The kernel is global: at most one live backend per process.
 _GUARD = GlobalStateGuard("NEST's kernel", "NEST")
 
 
-class NestBackend:
+@dataclass
+class Alternating:
+    """Two generators (and, for a shared part, two more) that take turns, one per window."""
+
+    generators: Any
+    shared: Any = None
+    shared_fraction: float = 0.0
+    turn: int = 0
+
+
+@dataclass
+class Nodes:
+    """Native nodes set in one call: spike generators, or a population for its ``I_e``."""
+
+    nodes: Any
+
+
+@dataclass
+class StateReader:
+    """A population's nodes and a NEST state variable, with its factor to PyNN's units."""
+
+    nodes: Any
+    name: str
+    factor: float
+
+
+@dataclass
+class SpikeCounter:
+    """A population's ``spike_recorder``, the events read so far and those not yet handed out."""
+
+    recorder: Any
+    ids: np.ndarray
+    first_id: int
+    contiguous: bool
+    read: int = 0
+    new: list = field(default_factory=list)
+
+
+class NestBackend(WindowLoop):
     """The NEST backend (see the module docstring)."""
 
     name = "nest"
-    capabilities = frozenset({"poisson_rate", "spike_trains", "step_current", "offset_current",
-                              "spike_counts", "state_read", "analog_signals"})
 
     #: Recorder size (events) at which recorders are cleared between windows.
     flush_events = 256
@@ -85,12 +124,7 @@ class NestBackend:
     # ----------------------------------------------------------- lifecycle
     def setup(self, timestep, min_delay, seed, max_delay=None):
         _GUARD.check()
-        kwargs = {"timestep": timestep, "min_delay": min_delay}
-        if max_delay is not None:
-            kwargs["max_delay"] = max_delay
-        if seed is not None:
-            kwargs["rng_seed"] = int(seed)
-        self.sim.setup(**kwargs)
+        self.sim.setup(**setup_arguments(timestep, min_delay, max_delay, rng_seed=seed))
         self.nest.set_verbosity("M_ERROR")
         _GUARD.claim(self)
 
@@ -118,7 +152,7 @@ class NestBackend:
         nest.Cleanup()
         self._set_status(self._all_recorders, {"n_events": 0})
         for handle in self._recorders:
-            handle["read"] = 0
+            handle.read = 0
         nest.Prepare()
         self._flush_pending = False
 
@@ -155,15 +189,15 @@ class NestBackend:
         """
         nest = self.nest
         syn = self._synapse(population, synapse_weight, delay, receptor_type)
-        handle = {"turn": 0, "shared_fraction": float(shared_fraction)}
-        handle["generators"] = nest.Create("inhomogeneous_poisson_generator", 2,
-                                           params={"allow_offgrid_times": False})
-        nest.Connect(handle["generators"], population.node_collection, "all_to_all", syn_spec=syn)
+        handle = Alternating(nest.Create("inhomogeneous_poisson_generator", 2,
+                                         params={"allow_offgrid_times": False}),
+                             shared_fraction=float(shared_fraction))
+        nest.Connect(handle.generators, population.node_collection, "all_to_all", syn_spec=syn)
         if shared_fraction > 0:
-            handle["shared"] = nest.Create("inhomogeneous_poisson_generator", 2,
-                                           params={"allow_offgrid_times": False})
+            handle.shared = nest.Create("inhomogeneous_poisson_generator", 2,
+                                        params={"allow_offgrid_times": False})
             relay = nest.Create("parrot_neuron")
-            nest.Connect(handle["shared"], relay, "all_to_all",
+            nest.Connect(handle.shared, relay, "all_to_all",
                          syn_spec={"delay": max(nest.min_delay, nest.resolution)})
             nest.Connect(relay, population.node_collection, "all_to_all", syn_spec=syn)
         self._sources.append(handle)
@@ -175,14 +209,13 @@ class NestBackend:
         times = np.round(t0 + dt * np.arange(1, n + 2), 10)
         values = np.empty(n + 1)
         values[n] = 0.0
-        f = handle["shared_fraction"]
-        turn = handle["turn"]
+        f, turn = handle.shared_fraction, handle.turn
         values[:n] = (1.0 - f) * rates
-        self._set_status(handle["generators"][turn], {"rate_times": times, "rate_values": values})
+        self._set_status(handle.generators[turn], {"rate_times": times, "rate_values": values})
         if f > 0:
             values[:n] = f * rates
-            self._set_status(handle["shared"][turn], {"rate_times": times, "rate_values": values})
-        handle["turn"] = 1 - turn
+            self._set_status(handle.shared[turn], {"rate_times": times, "rate_values": values})
+        handle.turn = 1 - turn
 
     def add_train_sources(self, population, synapse_weight, delay, receptor_type):
         """One ``spike_generator`` per target neuron, one to one."""
@@ -191,7 +224,7 @@ class NestBackend:
                                  params={"allow_offgrid_times": False})
         syn = self._synapse(population, synapse_weight, delay, receptor_type)
         nest.Connect(generators, population.node_collection, "one_to_one", syn_spec=syn)
-        return {"generators": generators}
+        return Nodes(generators)
 
     def set_trains(self, handle, trains, t0, dt):
         """Each neuron's spikes of the next window, stamped at the end of their step.
@@ -201,13 +234,13 @@ class NestBackend:
         """
         params = []
         for times in trains:
-            steps = np.ceil((np.asarray(times) - t0) / dt - 1e-9).astype(int)
-            steps, multiplicity = np.unique(np.maximum(steps, 1), return_counts=True)
+            steps, multiplicity = np.unique(np.maximum(step_of(times, t0, dt), 1),
+                                            return_counts=True)
             params.append({"spike_times": np.round(t0 + steps * dt, 10),
                            "spike_multiplicities": multiplicity.astype(int)})
         from nest import nestkernel_api
 
-        nestkernel_api.llapi_set_nc_status(handle["generators"]._datum, params)
+        nestkernel_api.llapi_set_nc_status(handle.nodes._datum, params)
 
     def add_current_source(self, population, delay=None):
         """Two ``step_current_generator`` devices taking turns, as the Poisson generators do."""
@@ -216,7 +249,7 @@ class NestBackend:
         delay = max(nest.min_delay, nest.resolution) if delay is None else float(delay)
         nest.Connect(generators, population.node_collection, "all_to_all",
                      syn_spec={"delay": delay})
-        return {"generators": generators, "turn": 0}
+        return Alternating(generators)
 
     def set_currents(self, handle, t0, dt, amplitudes):
         """Amplitudes in nA (PyNN), one per TVB step; NEST takes pA."""
@@ -226,16 +259,16 @@ class NestBackend:
         values = np.empty(n + 1)
         values[:n] = 1000.0 * amplitudes
         values[n] = 0.0
-        gen = handle["generators"][handle["turn"]]
+        gen = handle.generators[handle.turn]
         self._set_status(gen, {"amplitude_times": np.round(times, 10), "amplitude_values": values})
-        handle["turn"] = 1 - handle["turn"]
+        handle.turn = 1 - handle.turn
 
     def add_offset(self, population):
-        return {"nodes": population.node_collection}
+        return Nodes(population.node_collection)
 
     def set_offset(self, handle, value):
         """PyNN's ``i_offset`` (nA) is NEST's ``I_e`` (pA)."""
-        self._set_status(handle["nodes"], {"I_e": 1000.0 * float(value)})
+        self._set_status(handle.nodes, {"I_e": 1000.0 * float(value)})
 
     #: PyNN state variable -> (NEST's name, factor to PyNN's units)
     _STATE_NAMES = {"v": ("V_m", 1.0), "gsyn_exc": ("g_ex", 1e-3), "gsyn_inh": ("g_in", 1e-3)}
@@ -248,14 +281,14 @@ class NestBackend:
                 f"MeanState({variable!r}) is not supported by the nest backend for "
                 f"{type(population.celltype).__name__}: NEST's model has no {name!r}. Use a "
                 "conductance-based cell type (IF_cond_alpha, IF_cond_exp) for conductances.")
-        return {"nodes": nodes, "name": name, "factor": factor}
+        return StateReader(nodes, name, factor)
 
     def read_state_mean(self, handle):
         """The population mean of a state variable, now, in PyNN's units."""
         from nest import nestkernel_api
 
-        values = nestkernel_api.llapi_get_nc_status(handle["nodes"]._datum, handle["name"])
-        return float(np.mean(values)) * handle["factor"]
+        values = nestkernel_api.llapi_get_nc_status(handle.nodes._datum, handle.name)
+        return float(np.mean(values)) * handle.factor
 
     def add_spike_counter(self, population):
         nest = self.nest
@@ -264,8 +297,7 @@ class NestBackend:
         # a recorder's delay does not shift its times, but must respect min_delay
         nest.Connect(nodes, recorder, syn_spec={"delay": max(nest.min_delay, nest.resolution)})
         ids = np.asarray(nodes.tolist())
-        handle = {"recorder": recorder, "read": 0, "first_id": int(ids[0]),
-                  "contiguous": bool(np.all(np.diff(ids) == 1)), "ids": ids, "new": []}
+        handle = SpikeCounter(recorder, ids, int(ids[0]), bool(np.all(np.diff(ids) == 1)))
         self._recorders.append(handle)
         self._all_recorders = None
         return handle
@@ -275,38 +307,38 @@ class NestBackend:
         if self._collected_step == self._step or not self._recorders:
             return
         if self._all_recorders is None:
-            all_recorders = self._recorders[0]["recorder"]
+            all_recorders = self._recorders[0].recorder
             for handle in self._recorders[1:]:
-                all_recorders = all_recorders + handle["recorder"]
+                all_recorders = all_recorders + handle.recorder
             order = {node_id: k for k, node_id in enumerate(all_recorders.tolist())}
-            self._recorder_order = [order[h["recorder"].tolist()[0]] for h in self._recorders]
+            self._recorder_order = [order[h.recorder.tolist()[0]] for h in self._recorders]
             self._all_recorders = all_recorders
         events = self._get_status(self._all_recorders, "events")
         if isinstance(events, dict):
             events = (events,)
         for handle, k in zip(self._recorders, self._recorder_order):
             times = np.asarray(events[k]["times"])
-            start = handle["read"]
+            start = handle.read
             if times.size > start:
                 # copies: a view would keep every event read so far alive
-                handle["new"].append((times[start:].copy(),
-                                      np.asarray(events[k]["senders"])[start:].copy()))
-            handle["read"] = times.size
+                handle.new.append((times[start:].copy(),
+                                   np.asarray(events[k]["senders"])[start:].copy()))
+            handle.read = times.size
             if times.size >= self.flush_events:
                 self._flush_pending = True
         self._collected_step = self._step
 
     def window_spikes(self, handle):
         self._collect()
-        chunks, handle["new"] = handle["new"], []
+        chunks, handle.new = handle.new, []
         if not chunks:
             return np.empty(0), np.empty(0, dtype=int)
         times = np.concatenate([c[0] for c in chunks]) if len(chunks) > 1 else chunks[0][0]
         senders = np.concatenate([c[1] for c in chunks]) if len(chunks) > 1 else chunks[0][1]
-        if handle["contiguous"]:
-            index = senders - handle["first_id"]
+        if handle.contiguous:
+            index = senders - handle.first_id
         else:
-            index = np.searchsorted(handle["ids"], senders)
+            index = np.searchsorted(handle.ids, senders)
         return times, index
 
     def recorded_signals(self, population) -> list:

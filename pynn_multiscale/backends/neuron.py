@@ -86,11 +86,13 @@ test_upstream_poisson_rate_before_first_run_crashes`` fails once PyNN is fixed.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..errors import CapabilityError, ConfigurationError
-from .base import GlobalStateGuard
+from .base import GlobalStateGuard, setup_arguments, step_of
 
 #: NEURON's state is global: at most one live backend per process.
 _GUARD = GlobalStateGuard("NEURON's state", "NEURON")
@@ -103,8 +105,6 @@ class NeuronBackend:
     """The NEURON backend (see the module docstring)."""
 
     name = "neuron"
-    capabilities = frozenset({"poisson_rate", "spike_trains", "step_current", "offset_current",
-                              "spike_counts", "state_read", "analog_signals"})
 
     def __init__(self, sim):
         from neuron import h
@@ -130,12 +130,8 @@ class NeuronBackend:
                 "NEURON cells (see the module docstring). Results are unaffected, speed is "
                 "not. Fix: run each co-simulation on NEURON in its own process.",
                 RuntimeWarning, stacklevel=3)
-        kwargs = {"timestep": timestep, "min_delay": min_delay}
-        if max_delay is not None:
-            kwargs["max_delay"] = max_delay
-        if seed is not None:
-            kwargs["native_rng_baseseed"] = int(seed)
-        self.sim.setup(**kwargs)
+        self.sim.setup(**setup_arguments(timestep, min_delay, max_delay,
+                                         native_rng_baseseed=seed))
         self._state = self.sim.simulator.state
         self._pc = self._state.parallel_context
         self._cvode = self._state.cvode
@@ -197,8 +193,8 @@ class NeuronBackend:
 
         def sample():
             for reader in self._readers:
-                reader["value"] = self._gather_mean(reader)
-                reader["time"] = run["T"]
+                reader.value = self._gather_mean(reader)
+                reader.time = run["T"]
 
         def schedule(k):
             T = t_stops[k]
@@ -342,7 +338,7 @@ class NeuronBackend:
         """Each neuron's spikes of the next window, stamped at the end of their TVB step."""
         spikes, gids = [], []
         for gid, times in zip(handle.gids, trains):
-            steps = np.ceil((np.asarray(times, dtype=float) - t0) / dt - 1e-9).astype(int)
+            steps = step_of(times, t0, dt)
             spikes.append(t0 + np.maximum(steps, 1) * dt)
             gids.append(np.full(steps.size, gid))
         if spikes:
@@ -366,7 +362,7 @@ class NeuronBackend:
         h = self.h
         until = horizon + self._dt
         for handle in self._currents:  # keep every play ahead of the run
-            self._extend_grid(handle, self._dt, until + handle["delay"] + 2 * handle["step"])
+            self._extend_grid(handle, self._dt, until + handle.delay + 2 * handle.step)
         for handle in self._sources:
             times, gids, rest = [], [], []
             for t, g in handle.pending:
@@ -401,33 +397,32 @@ class NeuronBackend:
             ic = h.IClamp(cell._cell(0.5))
             ic.delay, ic.dur, ic.amp = 0.0, 1e12, 0.0
             clamps.append(ic)
-        handle = {"clamps": clamps, "delay": delay, "times": h.Vector(), "values": h.Vector(),
-                  "step": None}
+        handle = CurrentSource(clamps, delay, h.Vector(), h.Vector())
         for ic in clamps:
-            handle["values"].play(ic._ref_amp, handle["times"])
+            handle.values.play(ic._ref_amp, handle.times)
         self._currents.append(handle)
         return handle
 
     def _extend_grid(self, handle, step, until=None):
         """Grid times ``delay + j * step`` (values 0) up to ``until``, at least two of them."""
-        if handle["step"] is None:
-            handle["step"] = step
-        step = handle["step"]
-        times, values = handle["times"], handle["values"]
+        if handle.step is None:
+            handle.step = step
+        step = handle.step
+        times, values = handle.times, handle.values
         n = times.size()
-        j_max = int(np.ceil(((until if until is not None else 0.0) - handle["delay"]) / step)) + 1
+        j_max = int(np.ceil(((until if until is not None else 0.0) - handle.delay) / step)) + 1
         j_max = max(j_max, 2)
         if j_max > n:
             j = np.arange(n + 1, j_max + 1)
-            times.append(self.h.Vector(np.round(handle["delay"] + j * step, 9)))
+            times.append(self.h.Vector(np.round(handle.delay + j * step, 9)))
             values.append(self.h.Vector(np.zeros(j.size)))
 
     def set_currents(self, handle, t0, dt, amplitudes):
         """Amplitudes in nA, one per TVB step: value k holds from ``t0 + (k+1) dt + delay``."""
         amplitudes = np.asarray(amplitudes, dtype=float)
-        if handle["step"] is None:
-            handle["step"] = float(dt)
-        step = handle["step"]
+        if handle.step is None:
+            handle.step = float(dt)
+        step = handle.step
         ratio = int(round(dt / step))
         first = (t0 + dt) / step
         if ratio < 1 or abs(ratio * step - dt) > 1e-6 * step or abs(first - round(first)) > 1e-6:
@@ -435,22 +430,22 @@ class NeuronBackend:
                                      f"the current source's grid ({step} ms)")
         j0 = int(round(first))  # grid index (1-based) of value 0's start
         n = amplitudes.size * ratio
-        self._extend_grid(handle, step, handle["delay"] + (j0 + n) * step)
-        if self._initialised and handle["delay"] + j0 * step < self.h.t - 1e-9:
+        self._extend_grid(handle, step, handle.delay + (j0 + n) * step)
+        if self._initialised and handle.delay + j0 * step < self.h.t - 1e-9:
             raise ConfigurationError(f"set_currents for t = {t0 + dt:g} ms after it had started")
-        view = handle["values"].as_numpy()
+        view = handle.values.as_numpy()
         view[j0 - 1:j0 - 1 + n] = np.repeat(amplitudes, ratio)
         # values after the schedule: 0, as on NEST
         if j0 - 1 + n < view.size:
             view[j0 - 1 + n] = 0.0
 
     def add_offset(self, population):
-        return {"cells": [c._cell for c in population], "population": population}
+        return Cells([c._cell for c in population])
 
     def set_offset(self, handle, value):
         """PyNN's ``i_offset`` (nA): the ``amp`` of the IClamp in every PyNN cell."""
         value = float(value)
-        for cell in handle["cells"]:
+        for cell in handle.cells:
             cell.stim.amp = value
 
     #: PyNN state variable -> the cell attribute holding it
@@ -470,14 +465,13 @@ class NeuronBackend:
         pointers = self.h.PtrVector(len(cells))
         for i, cell in enumerate(cells):
             pointers.pset(i, self._STATE_REFS[variable](cell))
-        reader = {"pointers": pointers, "buffer": self.h.Vector(len(cells)), "value": None,
-                  "time": None}
+        reader = StateReader(pointers, self.h.Vector(len(cells)))
         self._readers.append(reader)
         return reader
 
     def _gather_mean(self, reader):
-        reader["pointers"].gather(reader["buffer"])
-        return float(reader["buffer"].as_numpy().mean())
+        reader.pointers.gather(reader.buffer)
+        return float(reader.buffer.as_numpy().mean())
 
     def read_state_mean(self, handle):
         """The population mean of a state variable at the window's end, in PyNN's units.
@@ -485,8 +479,8 @@ class NeuronBackend:
         Sampled when NEURON stood at the window's end (see the module
         docstring); outside a window loop (before any run), the state now.
         """
-        if handle["time"] is not None and abs(handle["time"] - self._time) < 1e-9 * self._dt:
-            return handle["value"]
+        if handle.time is not None and abs(handle.time - self._time) < 1e-9 * self._dt:
+            return handle.value
         return self._gather_mean(handle)  # before any run: the state now
 
     def add_spike_counter(self, population):
@@ -505,32 +499,30 @@ class NeuronBackend:
                 self._pc.spike_record(int(cell), times, ids)
                 own.append(i)
         order = np.argsort(gids)
-        handle = {"times": times, "ids": ids, "gids": gids[order], "index": order,
-                  "pynn": [(i, cell, 0) for i, cell in pynn],
-                  "carry": (np.empty(0), np.empty(0, dtype=np.int64))}
+        handle = SpikeCounter(times, ids, gids[order], order, [(i, cell, 0) for i, cell in pynn])
         self._counters.append(handle)
         return handle
 
     def window_spikes(self, handle):
         """Spikes stamped up to the last window end, since the previous call."""
-        times = handle["times"].as_numpy().copy()
-        ids = handle["ids"].as_numpy().astype(np.int64)
-        handle["times"].resize(0)
-        handle["ids"].resize(0)
-        index = handle["index"][np.searchsorted(handle["gids"], ids)]
-        parts_t, parts_i = [handle["carry"][0], times], [handle["carry"][1], index]
-        if handle["pynn"]:
+        times = handle.times.as_numpy().copy()
+        ids = handle.ids.as_numpy().astype(np.int64)
+        handle.times.resize(0)
+        handle.ids.resize(0)
+        index = handle.index[np.searchsorted(handle.gids, ids)]
+        parts_t, parts_i = [handle.carry[0], times], [handle.carry[1], index]
+        if handle.pynn:
             updated = []
-            for i, cell, read in handle["pynn"]:
+            for i, cell, read in handle.pynn:
                 new = cell.spike_times.as_numpy()[read:]
                 parts_t.append(new.copy())
                 parts_i.append(np.full(new.size, i, dtype=np.int64))
                 updated.append((i, cell, read + new.size))
-            handle["pynn"] = updated
+            handle.pynn = updated
         times = np.concatenate(parts_t)
         index = np.concatenate(parts_i)
         now = times <= self._time + 1e-6 * self._dt
-        handle["carry"] = (times[~now], index[~now])
+        handle.carry = (times[~now], index[~now])
         times, index = times[now], index[now]
         if len(parts_t) > 2:
             order = np.argsort(times, kind="stable")
@@ -553,6 +545,46 @@ class NeuronBackend:
             t = signal.times.rescale("ms").magnitude
             out.append(signal[:int(np.count_nonzero(t <= self._time + 1e-6 * self._dt))])
         return out
+
+
+@dataclass
+class CurrentSource:
+    """One ``IClamp`` per neuron, all playing one pair of (times, values) vectors."""
+
+    clamps: list
+    delay: float
+    times: Any
+    values: Any
+    step: float | None = None  # the grid of the vectors, fixed by the first schedule
+
+
+@dataclass
+class Cells:
+    """The NEURON cells of a population (for their ``i_offset``)."""
+
+    cells: list
+
+
+@dataclass
+class StateReader:
+    """Pointers to a state variable of every cell; the mean sampled at the last window end."""
+
+    pointers: Any
+    buffer: Any
+    value: float | None = None
+    time: float | None = None
+
+
+@dataclass
+class SpikeCounter:
+    """NEURON's spike record of a population, and PyNN's vectors of the cells PyNN records."""
+
+    times: Any
+    ids: Any
+    gids: np.ndarray
+    index: np.ndarray
+    pynn: list  # (index, cell, spikes read) of the cells whose spikes PyNN records
+    carry: tuple = field(default_factory=lambda: (np.empty(0), np.empty(0, dtype=np.int64)))
 
 
 class _Source:

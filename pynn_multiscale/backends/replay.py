@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import WindowLoop
 
-class ReplayBackend:
+
+class ReplayBackend(WindowLoop):
     """Replay TVB values; record the rates sent to the spiking side.
 
     Parameters
@@ -23,7 +25,6 @@ class ReplayBackend:
     """
 
     name = "replay"
-    capabilities = frozenset({"replay", "poisson_rate"})
     sim = None
 
     def __init__(self, values=None):
@@ -47,17 +48,11 @@ class ReplayBackend:
         self.n_sources += 1
         return self.n_sources - 1
 
-    def add_spike_counter(self, population):
-        raise NotImplementedError
-
     def set_rates(self, handle, t0, dt, rates):
         self.received.append((handle, t0, dt, np.array(rates, dtype=float)))
 
     def advance(self, t_stop):
         self.time = t_stop
-
-    def window_spikes(self, handle):
-        raise NotImplementedError
 
     def replay(self, variable, region_slot, first_step, n_steps):
         """Values of ``variable`` for steps ``first_step .. first_step + n_steps - 1``."""

@@ -28,3 +28,13 @@ def check_weight(owner: str, parameter: str, value, allow_zero: bool = True) -> 
             "inhibition is set with receptor_type='inhibitory', not a negative weight"
             if value < 0 else "pass a finite positive number"))
     return value
+
+
+def check_transform(owner: str, transform) -> None:
+    """None or a :class:`~pynn_multiscale.proxies.transforms.Transform`."""
+    from .transforms import Transform
+
+    if transform is not None and not isinstance(transform, Transform):
+        raise ConfigurationTypeError(bad_value(
+            f"{owner}.transform", transform, "a pynn_multiscale.proxies.transforms.Transform",
+            "wrap a function in transforms.PythonFunction, or use Affine, Sigmoid, ..."))

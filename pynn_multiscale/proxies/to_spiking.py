@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_name, check_weight
+from ._checks import check_name, check_transform, check_weight
+from .binding import ToSpikingBinding
 from ..errors import ConfigurationError, bad_value
 
 
@@ -20,9 +22,11 @@ class _SpikeInput:
     synapse_weight: float = 0.0
     delay: float | None = None
     receptor_type: str = "excitatory"
+    transform: object = field(default=None, kw_only=True)
 
     def __post_init__(self):
         name = type(self).__name__
+        check_transform(name, self.transform)
         check_name(name, "tvb_variable", self.tvb_variable)
         check_name(name, "population", self.population)
         for field_name in ("weight", "synapse_weight"):
@@ -85,6 +89,20 @@ class RateToPoisson(_SpikeInput):
     #: What the backend must be able to do.
     capability = "poisson_rate"
 
+    def bind(self, ctx):
+        """One Poisson source per spiking region; in spiking coupling mode, one per source region."""
+        if ctx.coupling_mode == "spiking":
+            from .source_regions import SourceRegionsBinding
+
+            return SourceRegionsBinding(self, ctx)
+        backend, dt = ctx.backend, ctx.dt
+        handles = [backend.add_rate_source(ctx.population(self.population, idx),
+                                           self.synapse_weight, ctx.delay(self.delay),
+                                           self.receptor_type, self.shared_fraction)
+                   for idx in ctx.spiking_regions]
+        return ToSpikingBinding(self, ctx, handles, require_nonneg=True,
+                                send_one=lambda h, v, t0, slot: backend.set_rates(h, t0, dt, v))
+
 
 @dataclass(frozen=True)
 class _CouplingToCurrent:
@@ -92,9 +110,11 @@ class _CouplingToCurrent:
     population: str
     weight: float = 1.0
     delay: float | None = None
+    transform: object = field(default=None, kw_only=True)
 
     def __post_init__(self):
         name = type(self).__name__
+        check_transform(name, self.transform)
         check_name(name, "tvb_variable", self.tvb_variable)
         check_name(name, "population", self.population)
         object.__setattr__(self, "weight", check_weight(name, "weight", self.weight))
@@ -128,6 +148,14 @@ class CurrentFromCoupling(_CouplingToCurrent):
 
     capability = "step_current"
 
+    def bind(self, ctx):
+        backend, dt = ctx.backend, ctx.dt
+        handles = [backend.add_current_source(ctx.population(self.population, idx),
+                                              ctx.delay(self.delay))
+                   for idx in ctx.spiking_regions]
+        return ToSpikingBinding(self, ctx, handles,
+                                send_one=lambda h, v, t0, slot: backend.set_currents(h, t0, dt, v))
+
 
 @dataclass(frozen=True)
 class OffsetFromCoupling(_CouplingToCurrent):
@@ -140,6 +168,13 @@ class OffsetFromCoupling(_CouplingToCurrent):
     """
 
     capability = "offset_current"
+
+    def bind(self, ctx):
+        backend = ctx.backend
+        handles = [backend.add_offset(ctx.population(self.population, idx))
+                   for idx in ctx.spiking_regions]
+        return ToSpikingBinding(self, ctx, handles,
+                                send_one=lambda h, v, t0, slot: backend.set_offset(h, v.mean()))
 
 
 @dataclass(frozen=True)
@@ -187,6 +222,20 @@ class ElephantTrains(_SpikeInput):
                 "a fraction in [0, 1] (above 0 for 'mip')", "pass e.g. 0.1"))
 
     capability = "spike_trains"
+
+    def bind(self, ctx):
+        backend, dt = ctx.backend, ctx.dt
+        pops = [ctx.population(self.population, idx) for idx in ctx.spiking_regions]
+        handles = [backend.add_train_sources(pop, self.synapse_weight, ctx.delay(self.delay),
+                                             self.receptor_type) for pop in pops]
+
+        stream = ctx.numpy_stream
+
+        def send_one(handle, values, t0, slot):
+            with stream.active() if stream is not None else contextlib.nullcontext():
+                trains = self.generate(values, t0, dt, pops[slot].size)
+            backend.set_trains(handle, trains, t0, dt)
+        return ToSpikingBinding(self, ctx, handles, send_one=send_one, require_nonneg=True)
 
     def generate(self, rates, t0, dt, n):
         """``n`` spike trains (arrays of ms) over ``(t0, t0 + len(rates) * dt]``."""

@@ -8,11 +8,13 @@ value constant over each step; ``tau=0`` sends the raw values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_name, check_weight
+from ._checks import check_name, check_transform, check_weight
+from .binding import ToTVBBinding, start_transform
+from .transforms import Chain, LowPass
 from ..errors import ConfigurationError, ConfigurationTypeError, bad_value
 
 
@@ -21,6 +23,23 @@ def _common_checks(proxy):
     check_name(name, "population", proxy.population)
     check_name(name, "tvb_variable", proxy.tvb_variable)
     object.__setattr__(proxy, "tau", check_weight(name, "tau", proxy.tau))
+    check_transform(name, proxy.transform)
+
+
+def _bind(proxy, ctx, value, **state):
+    """The binding of a to_tvb proxy: ``value`` per region, then its transform and low-pass."""
+    steps = [t for t in (proxy.transform, LowPass(proxy.tau) if proxy.tau > 0 else None) if t]
+    transform = None if not steps else steps[0] if len(steps) == 1 else Chain(*steps)
+    return ToTVBBinding(proxy, ctx, value, start_transform(
+        transform, ctx, ctx.initial_state(proxy.tvb_variable)), state)
+
+
+def _counts(proxy, ctx, spikes, slot, t0, n_steps):
+    """One region's spike counts per TVB step of the window, and its population size."""
+    from ..backends.base import counts_per_step
+
+    size = ctx.population(proxy.population, ctx.spiking_regions[slot]).size
+    return counts_per_step(spikes[(slot, proxy.population)], t0, ctx.dt, n_steps), size
 
 
 @dataclass(frozen=True)
@@ -47,11 +66,18 @@ class SpikeRate:
     population: str
     tvb_variable: str
     tau: float = 0.0
+    transform: object = field(default=None, kw_only=True)
 
     def __post_init__(self):
         _common_checks(self)
 
     capability = "spike_counts"
+
+    def bind(self, ctx):
+        def value(slot, window, spikes, t0, n_steps):
+            counts, size = _counts(self, ctx, spikes, slot, t0, n_steps)
+            return self.rate(counts, ctx.dt, size)
+        return _bind(self, ctx, value)
 
     @staticmethod
     def rate(counts: np.ndarray, dt: float, size: int) -> np.ndarray:
@@ -90,6 +116,7 @@ class InstantaneousRate:
     kernel: object = None
     cutoff: float = 5.0
     tau: float = 0.0
+    transform: object = field(default=None, kw_only=True)
 
     def __post_init__(self):
         _common_checks(self)
@@ -111,6 +138,19 @@ class InstantaneousRate:
                                                         allow_zero=False))
 
     capability = "spike_counts"
+
+    def bind(self, ctx):
+        """The kernel's causal convolution, with each region's recent counts carried across windows."""
+        taps = self.taps(ctx.dt)
+        history = [np.zeros(taps.size - 1) for _ in ctx.spiking_regions]
+
+        def value(slot, window, spikes, t0, n_steps):
+            counts, size = _counts(self, ctx, spikes, slot, t0, n_steps)
+            extended = np.concatenate([history[slot], counts])
+            rate = np.convolve(extended, taps)[taps.size - 1:taps.size - 1 + n_steps]
+            history[slot] = extended[extended.size - (taps.size - 1):]
+            return np.clip(rate, 0.0, None) / size
+        return _bind(self, ctx, value)
 
     def taps(self, dt: float) -> np.ndarray:
         """Kernel samples (Hz per spike) at lags 0, dt, 2 dt, ... as Elephant samples them."""
@@ -148,6 +188,7 @@ class MeanState:
     tvb_variable: str
     variable: str = "v"
     tau: float = 0.0
+    transform: object = field(default=None, kw_only=True)
 
     def __post_init__(self):
         _common_checks(self)
@@ -157,6 +198,12 @@ class MeanState:
                 "pick one of PyNN's state variable names"))
 
     capability = "state_read"
+
+    def bind(self, ctx):
+        backend = ctx.backend
+        readers = [backend.add_state_reader(ctx.population(self.population, idx), self.variable)
+                   for idx in ctx.spiking_regions]
+        return _bind(self, ctx, lambda slot, *window: backend.read_state_mean(readers[slot]))
 
 
 @dataclass(frozen=True)
@@ -170,20 +217,15 @@ class Replay:
     tvb_variable: str
     population: str = "replay"
     tau: float = 0.0
+    transform: object = field(default=None, kw_only=True)
 
     def __post_init__(self):
         _common_checks(self)
 
     capability = "replay"
 
-
-def smooth(values: np.ndarray, previous: np.ndarray, tau: float, dt: float) -> np.ndarray:
-    """Exact low-pass of values constant over each step, from ``previous``.
-
-    ``y[k] = keep * y[k-1] + (1 - keep) * x[k]`` with ``keep = exp(-dt / tau)``.
-    """
-    from scipy.signal import lfilter
-
-    keep = float(np.exp(-dt / tau))
-    out, _ = lfilter([1.0 - keep], [1.0, -keep], values, axis=0, zi=keep * previous[None, :])
-    return out
+    def bind(self, ctx):
+        def value(slot, window, spikes, t0, n_steps):
+            return ctx.backend.replay(self.tvb_variable, slot,
+                                      window.first_step - ctx.engine.step0, n_steps)
+        return _bind(self, ctx, value)

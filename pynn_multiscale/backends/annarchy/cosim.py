@@ -32,22 +32,43 @@ Not available (ANNarchy would need its own per-step input mechanism):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from ...errors import ConfigurationError
-from ..base import GlobalStateGuard
+from ..base import GlobalStateGuard, WindowLoop
 from ._projections import RECEPTORS
 from ._simulator import annarchy, state
 
 _GUARD = GlobalStateGuard("ANNarchy's network (in pynn_multiscale's adapter)", "ANNarchy")
 
 
-class AnnarchyBackend:
+@dataclass
+class RateSource:
+    """A population's Poisson sources (one per neuron, and one shared) and their schedule."""
+
+    independent: Any
+    size: int
+    shared_fraction: float = 0.0
+    shared: Any = None
+    last: float = 0.0  # the previous window's last rate, which drives this window's first step
+    pending: tuple | None = None  # a schedule set before the network was compiled
+
+
+@dataclass
+class StateReader:
+    """A population and the ANNarchy name of a state variable."""
+
+    population: Any
+    name: str
+
+
+class AnnarchyBackend(WindowLoop):
     """The ANNarchy backend (see the module docstring)."""
 
     name = "annarchy"
-    capabilities = frozenset({"poisson_rate", "offset_current", "spike_counts", "state_read",
-                              "analog_signals"})
 
     def __init__(self, sim):
         self.sim = sim
@@ -67,8 +88,9 @@ class AnnarchyBackend:
     def start(self):
         state.compile()
         for handle in self._sources:  # schedules set before the network existed in C++
-            if "pending" in handle:
-                self._write_schedule(handle, *handle.pop("pending"))
+            if handle.pending is not None:
+                self._write_schedule(handle, *handle.pending)
+                handle.pending = None
 
     @property
     def compile_s(self):
@@ -103,12 +125,12 @@ class AnnarchyBackend:
                         shared_fraction=0.0):
         if population.celltype.current_based and receptor_type == "inhibitory":
             synapse_weight = -abs(synapse_weight)
-        handle = {"size": population.size, "f": float(shared_fraction), "last": 0.0,
-                  "independent": self._source(population.size, population, synapse_weight, delay,
-                                              receptor_type, "poisson")}
+        handle = RateSource(self._source(population.size, population, synapse_weight, delay,
+                                         receptor_type, "poisson"),
+                            population.size, float(shared_fraction))
         if shared_fraction > 0:
-            handle["shared"] = self._source(1, population, synapse_weight,
-                                            delay + state.min_delay, receptor_type, "shared")
+            handle.shared = self._source(1, population, synapse_weight,
+                                         delay + state.min_delay, receptor_type, "shared")
         self._sources.append(handle)
         return handle
 
@@ -125,21 +147,22 @@ class AnnarchyBackend:
         # reset would also drop the spikes still on their way).  All entries are used up
         # within the window, so the source is back at its first entry for the next one.
         first = state.steps(t0)
-        values = [handle["last"]] + rates[:-1].tolist()
-        handle["last"] = float(rates[-1])
+        values = [handle.last] + rates[:-1].tolist()
+        handle.last = float(rates[-1])
         schedule = list(range(first, first + len(values)))
         if not state.compiled:
-            handle["pending"] = (schedule, values)
+            handle.pending = (schedule, values)
             return
         self._write_schedule(handle, schedule, values)
 
     @staticmethod
     def _write_schedule(handle, schedule, values):
-        f = handle["f"]
-        for key, scale, size in (("independent", 1.0 - f, handle["size"]), ("shared", f, 1)):
-            if key not in handle:
+        f = handle.shared_fraction
+        for source, scale, size in ((handle.independent, 1.0 - f, handle.size),
+                                    (handle.shared, f, 1)):
+            if source is None:
                 continue
-            cy = handle[key].cyInstance
+            cy = source.cyInstance
             cy.set_schedule(schedule)
             cy.set_rates([[scale * v] * size for v in values])
 
@@ -169,11 +192,10 @@ class AnnarchyBackend:
                 f"{type(population.celltype).__name__}: it records "
                 f"{sorted(population.celltype.recordables)}. Use a conductance-based cell type "
                 "for conductances.")
-        return (population, population.celltype.recordables[variable][0])
+        return StateReader(population, population.celltype.recordables[variable][0])
 
     def read_state_mean(self, handle):
-        population, name = handle
-        return float(np.mean(getattr(population._ann, name)))
+        return float(np.mean(getattr(handle.population._ann, handle.name)))
 
     def recorded_signals(self, population) -> list:
         names = [n for n in population._signals]

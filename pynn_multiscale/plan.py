@@ -1,0 +1,334 @@
+"""The plan of a co-simulation: everything derivable before any simulator is touched.
+
+:func:`make_plan` checks the user's proxies and options against the TVB side
+(a configured :class:`~pynn_multiscale.tvb.TVBEngine`) and the backend's
+capabilities, and derives the synchronisation interval, the spiking side's
+``min_delay`` and ``max_delay``, and the seeds.  It starts no simulator and
+writes nothing, so it can be tested and printed on its own; the
+:class:`~pynn_multiscale.CoSimulation` then acts on it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import proxies as _proxies
+from .errors import CapabilityError, ConfigurationError, ConfigurationTypeError, bad_value
+from .pipeline import PIPELINE_COUPLINGS
+from .proxies.source_regions import source_delays
+
+#: Tolerance (ms) when checking that times are whole numbers of steps.
+EPS = 1e-9
+
+#: The default synchronisation interval without spiking regions (ms).
+DEFAULT_INTERVAL_NO_SPIKING = 1.0
+
+TO_SPIKING_KINDS = (_proxies.RateToPoisson, _proxies.ElephantTrains,
+                    _proxies.CurrentFromCoupling, _proxies.OffsetFromCoupling)
+TO_TVB_KINDS = (_proxies.SpikeRate, _proxies.InstantaneousRate, _proxies.MeanState,
+                _proxies.Replay)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a co-simulation will do, derived and checked (see :func:`make_plan`)."""
+
+    spiking_regions: tuple
+    to_spiking: tuple
+    to_tvb: tuple
+    dt: float
+    spiking_dt: float
+    n_sync: int
+    min_delay: float
+    max_delay: float
+    seeds: dict
+    coupling_mode: str
+    pipeline: bool
+    max_rate: float
+
+    @property
+    def sync_interval(self) -> float:
+        """The synchronisation interval (ms)."""
+        return self.n_sync * self.dt
+
+
+def derive_seeds(seed: int | None, n_regions: int) -> dict:
+    """Derive every component's seed from the one co-simulation seed.
+
+    ``numpy.random.SeedSequence(seed)`` spawns, in this order: TVB's noise,
+    the spiking simulator's kernel, one stream per spiking region (for its
+    builder's ``NumpyRNG``), and the proxies.  Each child yields one 31-bit
+    integer.  ``seed=None`` returns None everywhere: each component keeps its
+    own seed.
+
+    Examples
+    --------
+    >>> derive_seeds(42, 2) == derive_seeds(42, 2)
+    True
+    >>> derive_seeds(None, 1)["tvb_noise"] is None
+    True
+    """
+    if seed is None:
+        return {"seed": None, "tvb_noise": None, "spiking_kernel": None,
+                "regions": [None] * n_regions, "proxies": None}
+    children = np.random.SeedSequence(int(seed)).spawn(3 + n_regions)
+    values = [int(c.generate_state(1, dtype=np.uint32)[0] % (2**31 - 1)) + 1 for c in children]
+    return {"seed": int(seed), "tvb_noise": values[0], "spiking_kernel": values[1],
+            "regions": values[3:], "proxies": values[2]}
+
+
+def longest_interval(engine, coupling_mode: str = "tvb", pipeline: bool = False) -> float | None:
+    """The longest synchronisation interval (ms) that the loop allows, before flooring to steps.
+
+    The shortest delay among the non-zero-weight connections that touch a
+    spiking region; None without such connections.
+    """
+    coupled = engine.min_coupled_delay()
+    pair = engine.min_proxy_pair_idelay() if coupling_mode == "spiking" else None
+    if coupled is not None and pair is not None:
+        # a spiking source's value goes one interval ahead and its delay shrinks by
+        # the interval, which is then at most half of that delay (docs/proxies.md)
+        coupled = min(coupled, pair * engine.dt / 2.0)
+    if pipeline and coupled is not None:
+        # TVB's window k + 1 may only read spiking values up to window k - 1
+        coupled = coupled / 2.0
+    return coupled
+
+
+def divided_min_delay(interval: float, shortest: float, spiking_dt: float) -> float:
+    """The default ``min_delay``: the interval split into as few equal parts as fit under ``shortest``.
+
+    NEST advances in slices of ``min_delay`` and also stops at every window
+    end.  With a 2.6 ms interval and a 1.5 ms delay, slices end at multiples
+    of both (about 2.4 slices a window); with 1.3 ms, two equal slices, the
+    same as in one long run, and the co-simulation's spikes are then those of
+    the spiking network run alone on the same input.  If the interval does
+    not split into equal whole steps, ``shortest`` itself.
+
+    Examples
+    --------
+    >>> divided_min_delay(2.6, 1.5, 0.1), divided_min_delay(2.9, 1.5, 0.1)
+    (1.3, 1.5)
+    """
+    window = int(round(interval / spiking_dt))
+    limit = max(int(math.floor(shortest / spiking_dt + 1e-9)), 1)
+    parts = -(-window // limit)  # ceil
+    if window % parts == 0:
+        return round(window // parts * spiking_dt, 12)
+    return shortest
+
+
+def _positive_ms(name, value, fix, what="a positive number of ms"):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(bad_value(name, value, what, fix))
+    return float(value)
+
+
+def check_proxy_list(name: str, plist, kinds) -> tuple:
+    """A list of proxies of the given kinds, as a tuple."""
+    if isinstance(plist, (str, bytes)) or not hasattr(plist, "__iter__"):
+        raise ConfigurationTypeError(bad_value(name, plist, "a list of proxies",
+                                               f"pass {name}=[...]"))
+    plist = tuple(plist)
+    for i, p in enumerate(plist):
+        if not isinstance(p, kinds):
+            raise ConfigurationTypeError(bad_value(
+                f"{name}[{i}]", p, "one of " + ", ".join(k.__name__ for k in kinds),
+                f"use the proxies of pynn_multiscale.proxies for {name}"))
+    return plist
+
+
+def check_capabilities(backend_name: str, capabilities, to_spiking, to_tvb) -> None:
+    """Every proxy's capability is one the backend implements."""
+    from .backends import backends_with
+
+    for name, plist in (("to_spiking", to_spiking), ("to_tvb", to_tvb)):
+        for p in plist:
+            if p.capability not in capabilities:
+                raise CapabilityError(
+                    f"{name}: {type(p).__name__} is not supported by the {backend_name} "
+                    f"backend (it lacks '{p.capability}'). Fix: use a backend with it "
+                    f"({', '.join(backends_with(p.capability)) or 'none yet'}) or another "
+                    "proxy kind.")
+
+
+def check_variables(model, to_spiking, to_tvb) -> None:
+    """to_spiking proxies read coupling variables, to_tvb proxies write state variables."""
+    state_vars = list(model.state_variables)
+    cvar_names = [state_vars[i] for i in np.asarray(model.cvar)]
+    for i, p in enumerate(to_spiking):
+        if p.tvb_variable not in cvar_names:
+            raise ConfigurationError(bad_value(
+                f"to_spiking[{i}].tvb_variable", p.tvb_variable,
+                f"a coupling variable of {type(model).__name__}: {cvar_names}",
+                "use one of those, or a model whose cvar includes it"))
+    for i, p in enumerate(to_tvb):
+        if p.tvb_variable not in state_vars:
+            raise ConfigurationError(bad_value(
+                f"to_tvb[{i}].tvb_variable", p.tvb_variable,
+                f"a state variable of {type(model).__name__}: {state_vars}", "use one of those"))
+
+
+def check_spiking_timestep(dt: float, spiking_timestep) -> float:
+    """The spiking simulator's step: TVB's dt by default, else a divisor of it."""
+    spiking_dt = dt if spiking_timestep is None else _positive_ms(
+        "spiking_timestep", spiking_timestep, "pass e.g. 0.1, or None for TVB's dt",
+        "a positive time step in ms")
+    ratio = dt / spiking_dt
+    if abs(ratio - round(ratio)) > 1e-6:
+        raise ConfigurationError(bad_value(
+            "spiking_timestep", spiking_timestep, f"a divisor of TVB's dt ({dt} ms)",
+            f"use {dt} or {dt}/k for an integer k"))
+    return float(spiking_dt)
+
+
+def check_max_rate(max_rate) -> float:
+    if isinstance(max_rate, bool) or not isinstance(max_rate, (int, float)) \
+            or math.isnan(max_rate) or max_rate <= 0:
+        raise ConfigurationError(bad_value(
+            "max_rate", max_rate, "a positive rate in Hz (inf disables the check)",
+            "pass e.g. 500.0"))
+    return float(max_rate)
+
+
+def check_coupling_mode(coupling_mode: str, tvb, to_spiking) -> None:
+    if coupling_mode not in ("tvb", "spiking"):
+        raise ConfigurationError(bad_value("coupling_mode", coupling_mode, "'tvb' or 'spiking'",
+                                           "pick one of the two"))
+    if coupling_mode == "tvb":
+        return
+    for i, p in enumerate(to_spiking):
+        if not isinstance(p, _proxies.RateToPoisson):
+            raise ConfigurationError(bad_value(
+                f"to_spiking[{i}]", type(p).__name__,
+                "RateToPoisson proxies in coupling_mode='spiking'",
+                "use coupling_mode='tvb' for this proxy kind"))
+    coupling = tvb.coupling
+    b = np.asarray(getattr(coupling, "b", 0.0))
+    if type(coupling).__name__ != "Linear" or np.any(b != 0):
+        raise ConfigurationError(bad_value(
+            "coupling_mode", "spiking", "a TVB Linear coupling with b = 0 (the spiking side "
+            "sums the sources itself)", "use coupling_mode='tvb' with this coupling"))
+
+
+def check_pipeline(pipeline, tvb, to_tvb, coupling_mode: str, regions) -> bool:
+    """``pipeline=True`` needs a fork, the tvb coupling mode, a spiking_update and a plain coupling."""
+    if not isinstance(pipeline, (bool, np.bool_)):
+        raise ConfigurationTypeError(bad_value("pipeline", pipeline, "True or False",
+                                               "pass pipeline=True or pipeline=False"))
+    if not pipeline:
+        return False
+    if not hasattr(os, "fork"):
+        raise CapabilityError("pipeline=True forks the process (os.fork), which this "
+                              "platform lacks. Fix: pass pipeline=False.")
+    if coupling_mode != "tvb":
+        raise ConfigurationError(bad_value(
+            "pipeline", True, "coupling_mode='tvb' (in spiking coupling mode the spiking "
+            "side needs TVB's values of the window it runs)",
+            "pass pipeline=False, or coupling_mode='tvb'"))
+    model = tvb.model
+    needed = {p.tvb_variable for p in to_tvb}
+    if regions and not (hasattr(model, "spiking_update")
+                        and needed <= set(getattr(model, "spiking_inputs", ()))):
+        raise ConfigurationError(bad_value(
+            "pipeline", True, f"a TVB model whose spiking_update method computes a spiking "
+            f"region's whole state from {sorted(needed)} ({type(model).__name__} has none): "
+            "TVB integrates a window before the previous one is committed",
+            "pass pipeline=False, or use a model like red_wong_wang's "
+            "ReducedWongWangExcInhRates"))
+    coupling = type(tvb.coupling).__name__
+    if coupling not in PIPELINE_COUPLINGS:
+        raise ConfigurationError(bad_value(
+            "pipeline", True, f"a coupling that reads only the source regions "
+            f"({', '.join(PIPELINE_COUPLINGS)}); {coupling} reads the target's own state",
+            "pass pipeline=False, or use one of those couplings"))
+    return True
+
+
+def sync_steps(engine, sync_interval, coupling_mode: str, pipeline: bool) -> int:
+    """The synchronisation interval in TVB steps: the default, or the user's, checked."""
+    dt = engine.dt
+    coupled = longest_interval(engine, coupling_mode, pipeline)
+    if sync_interval is None:
+        if coupled is None:
+            return max(1, int(round(DEFAULT_INTERVAL_NO_SPIKING / dt)))
+        n_sync = int(math.floor(coupled / dt + 1e-9))
+        if n_sync < 1:
+            raise ConfigurationError(bad_value(
+                "tvb.connectivity", f"shortest coupled delay {coupled:g} ms",
+                f"a delay of at least one TVB step ({dt} ms) on every connection that "
+                "touches a spiking region", "raise the conduction speed or drop the link"))
+        return n_sync
+    _positive_ms("sync_interval", sync_interval, "pass None for the default")
+    n_sync = int(round(sync_interval / dt))
+    if n_sync < 1 or abs(n_sync * dt - sync_interval) > 1e-6 * dt:
+        raise ConfigurationError(bad_value(
+            "sync_interval", sync_interval, f"a whole number of TVB steps (dt = {dt} ms)",
+            f"use e.g. {max(1, n_sync) * dt:g}"))
+    if coupled is not None and sync_interval > coupled + EPS:
+        raise ConfigurationError(bad_value(
+            "sync_interval", sync_interval,
+            f"at most the shortest delay coupling a spiking region"
+            f"{' (halved in spiking coupling mode)' if coupling_mode == 'spiking' else ''}"
+            f"{' (halved with pipeline=True)' if pipeline else ''}"
+            f", {coupled:g} ms "
+            "(a longer interval would need TVB values that do not exist yet)",
+            f"pass sync_interval=None (gives {math.floor(coupled / dt + 1e-9) * dt:g} ms)"))
+    return n_sync
+
+
+def proxy_delays(tvb, to_spiking, regions, coupling_mode, n_sync, dt, spiking_dt) -> list:
+    """Connection delays (ms) that the to_spiking proxies will create."""
+    if coupling_mode == "spiking":
+        return list(source_delays(tvb.connectivity, regions, n_sync, dt)) if to_spiking else []
+    return [spiking_dt if p.delay is None else p.delay for p in to_spiking
+            if p.capability in ("poisson_rate", "spike_trains", "step_current")]
+
+
+def check_min_delay(min_delay, delays, n_sync, dt, spiking_dt) -> float:
+    """The user's ``min_delay``, or the default (see :func:`divided_min_delay`)."""
+    if min_delay is None:
+        return divided_min_delay(n_sync * dt, min(delays), spiking_dt) if delays else spiking_dt
+    if isinstance(min_delay, bool) or not isinstance(min_delay, (int, float)) \
+            or not math.isfinite(min_delay) or min_delay < spiking_dt:
+        raise ConfigurationError(bad_value(
+            "min_delay", min_delay, f"a delay in ms of at least the spiking time step "
+            f"({spiking_dt} ms)", "pass None for the shortest proxy delay"))
+    if delays and min(delays) < min_delay - EPS:
+        raise ConfigurationError(bad_value(
+            "min_delay", min_delay, f"at most the shortest proxy delay ({min(delays)} ms)",
+            "raise the proxies' delay or lower min_delay"))
+    return float(min_delay)
+
+
+def make_plan(engine, to_spiking, to_tvb, seeds, *, sync_interval=None,
+              spiking_timestep=None, min_delay=None, max_rate=500.0, coupling_mode="tvb",
+              pipeline=False) -> Plan:
+    """Check the options against the configured TVB side and derive the rest (no simulator).
+
+    ``to_spiking`` and ``to_tvb`` are lists already checked with
+    :func:`check_proxy_list`; ``seeds`` comes from :func:`derive_seeds` (TVB's
+    noise seed must be set before the engine configures TVB, which draws the
+    initial history); the other arguments are those of
+    :class:`~pynn_multiscale.CoSimulation`.
+    """
+    tvb, regions = engine.sim, [int(i) for i in engine.proxy_inds]
+    dt = engine.dt
+    spiking_dt = check_spiking_timestep(dt, spiking_timestep)
+    max_rate = check_max_rate(max_rate)
+    check_coupling_mode(coupling_mode, tvb, to_spiking)
+    pipeline = check_pipeline(pipeline, tvb, to_tvb, coupling_mode, regions)
+    n_sync = sync_steps(engine, sync_interval, coupling_mode, pipeline)
+    delays = proxy_delays(tvb, to_spiking, regions, coupling_mode, n_sync, dt, spiking_dt)
+    return Plan(spiking_regions=tuple(regions), to_spiking=tuple(to_spiking),
+                to_tvb=tuple(to_tvb), dt=dt, spiking_dt=spiking_dt, n_sync=n_sync,
+                min_delay=check_min_delay(min_delay, delays, n_sync, dt, spiking_dt),
+                # PyNN's default max_delay is 10 ms; connectome delays can be longer
+                max_delay=max([10.0] + [d + spiking_dt for d in delays]),
+                seeds=seeds, coupling_mode=coupling_mode,
+                pipeline=bool(pipeline), max_rate=max_rate)

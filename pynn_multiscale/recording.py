@@ -1,0 +1,183 @@
+"""What a co-simulation keeps: TVB's monitor samples and the spikes of every completed window.
+
+A window's outputs enter the :class:`Recording` only when the window is
+committed (:meth:`Recording.commit`), so whatever stops a run, the recording
+holds whole windows up to :attr:`Recording.committed_time`.  From it come the
+:class:`~pynn_multiscale.results.Result` of ``run()`` and the chunks that
+``run(out=...)`` streams to disk through a
+:class:`~pynn_multiscale.store.ResultWriter`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .errors import ConfigurationError, ConfigurationTypeError, bad_value
+from .results import Result, connectivity_dataset, tvb_dataset
+
+
+class Recording:
+    """Monitor buffers, spike chunks and the committed time of one co-simulation.
+
+    Parameters
+    ----------
+    tvb : Simulator
+        The TVB simulator (its monitors, model and connectivity).
+    engine : TVBEngine
+        Step numbering, labels and variable names.
+    backend
+        The spiking backend: its name, and its recorded analog signals if it
+        has that capability.
+    """
+
+    def __init__(self, tvb, engine, backend):
+        self.tvb, self.engine, self.backend = tvb, engine, backend
+        self.monitor_buffers = [([], []) for _ in tvb.monitors]
+        self.spikes = {}  # (slot, population) -> list of (times, indices)
+        self.committed_time = 0.0
+        self.writer = None
+
+    # ------------------------------------------------------------ windows
+    def count(self, slot: int, population: str) -> None:
+        """Keep the spikes of ``population`` of the region in ``slot``."""
+        self.spikes[(slot, population)] = []
+
+    def commit(self, new_spikes: dict, samples: list, time: float) -> None:
+        """A window is complete: keep its spikes and monitor samples, and its end time."""
+        for key, chunk in new_spikes.items():
+            self.spikes[key].append(chunk)
+        for buf, smp in zip(self.monitor_buffers, samples):
+            for t, data in smp:
+                buf[0].append(t)
+                buf[1].append(data)
+        self.committed_time = time
+
+    def monitor_variables(self, monitor) -> list:
+        return [self.engine.state_variables[i] for i in np.asarray(monitor.voi)]
+
+    def take_monitor_samples(self, keep: bool = False) -> list:
+        """Each monitor's buffered samples as (co-simulation times, data); empties the buffers."""
+        engine = self.engine
+        offset = engine.step0 * engine.dt
+        out = []
+        for mon, (times, data) in zip(self.tvb.monitors, self.monitor_buffers):
+            n_var = len(self.monitor_variables(mon))
+            arr = np.array(data) if data else np.empty((0, n_var, engine.n_regions,
+                                                        self.tvb.model.number_of_modes))
+            times = np.array(times, dtype=float)
+            if offset:
+                times = np.round(times - offset, 9)
+            out.append((times, arr))
+        if not keep:
+            self.monitor_buffers = [([], []) for _ in self.tvb.monitors]
+        return out
+
+    # ------------------------------------------------------------ outputs
+    def connectivity(self):
+        conn = self.tvb.connectivity
+        return connectivity_dataset(conn.weights, conn.tract_lengths, self.engine.region_labels)
+
+    def spiking_blocks(self, regions: dict, spiking_regions) -> dict:
+        """One ``neo.Block`` per spiking region (empty without regions)."""
+        return {idx: self._spiking_block(slot, idx, regions[idx])
+                for slot, idx in enumerate(spiking_regions) if regions}
+
+    def _spiking_block(self, slot, idx, region):
+        import neo
+
+        label, simulator = self.engine.region_labels[idx], self.backend.name
+        block = neo.Block(name=f"region {idx} ({label})", region=idx, region_label=label,
+                          simulator=simulator)
+        segment = neo.Segment(name="co-simulation")
+        block.segments.append(segment)
+        # One SpikeTrain per population, with each spike's neuron index as an
+        # array annotation: NIX files of one train per neuron take minutes to
+        # write.  Result.spiketrains() splits a population into neurons.
+        trains = []
+        for name, pop in region.populations.items():
+            chunks = self.spikes.get((slot, name))
+            if chunks is None:
+                continue
+            times = np.concatenate([c[0] for c in chunks]) if chunks else np.empty(0)
+            index = np.concatenate([c[1] for c in chunks]).astype(np.int64) if chunks \
+                else np.empty(0, np.int64)
+            order = np.lexsort((index, times))
+            trains.append(neo.SpikeTrain(
+                times[order], units="ms", t_start=0.0, t_stop=self.committed_time, name=name,
+                array_annotations={"source_index": index[order]}, region=idx,
+                region_label=label, population=name, size=int(pop.size), simulator=simulator))
+        segment.spiketrains = trains
+        signals = getattr(self.backend, "recorded_signals", None)
+        for name, pop in (region.populations.items() if signals else ()):
+            for analog in signals(pop):
+                analog.annotate(region=idx, region_label=label, population=name,
+                                simulator=simulator)
+                analog.segment = segment
+                segment.analogsignals.append(analog)
+        return block
+
+    def result(self, metadata: dict, regions: dict, spiking_regions, complete=True,
+               reason=None) -> Result:
+        """Everything recorded so far, in memory; the buffers are kept."""
+        if self.writer is not None:
+            raise ConfigurationError(
+                f"the results were streamed to {self.writer.path}. Fix: open them with "
+                f"pynn_multiscale.Result.load({str(self.writer.path)!r}).")
+        buffers = [(list(t), list(d)) for t, d in self.monitor_buffers]
+        samples = self.take_monitor_samples(keep=True)
+        self.monitor_buffers = buffers
+        monitors = [(type(mon).__name__, times, data, self.monitor_variables(mon))
+                    for mon, (times, data) in zip(self.tvb.monitors, samples)]
+        dataset = tvb_dataset(monitors, self.engine.region_labels)
+        return Result(dataset, self.spiking_blocks(regions, spiking_regions), metadata,
+                      complete=complete, reason=reason, connectivity=self.connectivity())
+
+    # ------------------------------------------------------------ streaming
+    def open_writer(self, out, metadata):
+        """The writer of ``run(out=...)``: opened at the first such run, the same one after it.
+
+        ``metadata`` is called for the run's description when the writer is made.
+        """
+        from .results import ResultIOError
+        from .store import ResultWriter
+
+        if out is None:
+            if self.writer is not None:
+                raise ConfigurationError(bad_value(
+                    "out", None, f"the directory of the previous run() calls ({self.writer.path})",
+                    "pass the same out to every run() of a co-simulation"))
+            return None
+        if self.writer is not None:
+            if os.path.abspath(out) != os.path.abspath(self.writer.path):
+                raise ConfigurationError(bad_value(
+                    "out", str(out), f"the directory of the previous run() calls "
+                    f"({self.writer.path})", "pass the same out to every run() of a co-simulation"))
+            return self.writer
+        if any(buf[0] for buf in self.monitor_buffers):
+            raise ConfigurationError(bad_value(
+                "out", str(out), "out from the first run() on (earlier results are in memory)",
+                "pass out to the first run() call"))
+        monitors = [(type(m).__name__, self.monitor_variables(m)) for m in self.tvb.monitors]
+        try:
+            self.writer = ResultWriter(out, monitors, self.engine.region_labels,
+                                       self.tvb.model.number_of_modes, metadata(),
+                                       connectivity=self.connectivity())
+        except ResultIOError as exc:
+            raise ConfigurationError(bad_value(
+                "out", str(out), "a directory that can be created and written",
+                "pass a writable path, e.g. under your home or the working directory")
+                + f" ({exc})") from exc
+        except TypeError as exc:
+            raise ConfigurationTypeError(bad_value(
+                "out", out, "a str or pathlib.Path", "pass the directory as a string")) from exc
+        return self.writer
+
+    def flush(self, metadata: dict, regions: dict, spiking_regions, spikes: bool) -> None:
+        """Write what the completed windows produced; keep nothing of TVB's in memory."""
+        writer = self.writer
+        writer.metadata = metadata
+        writer.append_tvb(self.take_monitor_samples())
+        if spikes and regions:
+            writer.write_spiking(self.spiking_blocks(regions, spiking_regions))
