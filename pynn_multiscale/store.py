@@ -18,13 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import h5netcdf
-import h5py
 import numpy as np
 
-from .results import (_ATTR_COMPLETE, _ATTR_CONNECTIVITY, _ATTR_METADATA, _ATTR_REASON,
-                      _ATTR_SPIKING, _ATTR_VERSION, FORMAT_VERSION, METADATA_FILE, TVB_FILE,
-                      _check_metadata, _prepare_directory, _stage_connectivity, _stage_spiking,
-                      _Staging, _to_json, _unique_name)
+from .fileformat import (TVB_FILE, Staging, check_metadata, prepare_directory,
+                         stage_connectivity, stage_spiking, stage_summary, stage_tvb,
+                         tvb_attributes, tvb_dataset)
 
 
 class ResultWriter:
@@ -46,55 +44,32 @@ class ResultWriter:
     """
 
     def __init__(self, path, monitors, region_labels, n_mode, metadata, connectivity=None):
-        self.directory = _prepare_directory(path)
+        self.directory = prepare_directory(path)
         self.tvb_file = self.directory / TVB_FILE
-        _check_metadata(metadata)
+        check_metadata(metadata)
         self.metadata = metadata
         self.spiking_files = {}
-        names = {}
-        for name, variables in monitors:
-            names[_unique_name(str(name), names)] = list(variables)
-        self.monitor_names = list(names)
-        staging = _Staging(self.directory)
+        # the schema of Result.save, with empty time axes that every flush extends
+        empty = tvb_dataset([(name, [], np.empty((0, len(variables), len(region_labels), n_mode)),
+                              variables) for name, variables in monitors], region_labels)
+        self.monitor_names = list(empty.data_vars)
+        staging = Staging(self.directory)
         try:
-            self.connectivity_file = _stage_connectivity(staging, connectivity)
-            temp = staging.path(self.tvb_file)
-            with h5netcdf.File(temp, "w") as f:
-                f.dimensions = {"region": len(region_labels), "mode": n_mode}
-                f.create_variable("region", ("region",), dtype=h5py.string_dtype(),
-                                  data=np.array([str(x) for x in region_labels], dtype=object))
-                f.create_variable("mode", ("mode",), data=np.arange(n_mode))
-                for name, variables in names.items():
-                    t_dim, v_dim = f"{name}_time", f"{name}_variable"
-                    f.dimensions[t_dim] = None
-                    f.dimensions[v_dim] = len(variables)
-                    time = f.create_variable(t_dim, (t_dim,), float)
-                    time.attrs["units"] = "ms"
-                    f.create_variable(v_dim, (v_dim,), dtype=h5py.string_dtype(),
-                                      data=np.array(variables, dtype=object))
-                    f.create_variable(name, (t_dim, v_dim, "region", "mode"), float,
-                                      chunks=(64, len(variables), len(region_labels), n_mode))
-                self._write_attrs(f, complete=False, reason="running")
-            self._write_summary(staging, complete=False, reason="running")
+            self.connectivity_file = stage_connectivity(staging, connectivity)
+            stage_tvb(staging, empty, self._attributes(False, "running"), growing=True)
+            self._stage_summary(staging, complete=False, reason="running")
             staging.commit()
         finally:
             staging.discard_all()
 
-    def _write_attrs(self, f, complete, reason):
-        f.attrs[_ATTR_METADATA] = _to_json(self.metadata)
-        f.attrs[_ATTR_COMPLETE] = _to_json(bool(complete))
-        f.attrs[_ATTR_REASON] = _to_json(reason)
-        f.attrs[_ATTR_SPIKING] = _to_json(self.spiking_files)
-        f.attrs[_ATTR_VERSION] = FORMAT_VERSION
-        f.attrs[_ATTR_CONNECTIVITY] = _to_json(self.connectivity_file)
+    def _attributes(self, complete, reason):
+        return tvb_attributes(self.metadata, complete, reason, self.spiking_files,
+                              self.connectivity_file)
 
-    def _write_summary(self, staging, complete, reason):
-        summary = {"format": "pynn_multiscale.Result", "format_version": FORMAT_VERSION,
-                   "complete": bool(complete), "reason": reason, "tvb_file": TVB_FILE,
-                   "tvb_monitors": self.monitor_names, "spiking_files": self.spiking_files,
-                   "connectivity_file": self.connectivity_file, "metadata": self.metadata}
-        with open(staging.path(self.directory / METADATA_FILE), "w", encoding="utf-8") as f:
-            f.write(_to_json(summary, indent=2) + "\n")
+    def _stage_summary(self, staging, complete, reason):
+        stage_summary(staging, complete=complete, reason=reason, monitors=self.monitor_names,
+                      spiking_files=self.spiking_files, connectivity_file=self.connectivity_file,
+                      metadata=self.metadata)
 
     def append_tvb(self, samples):
         """Append each monitor's new samples: a list of ``(times, data)`` per monitor."""
@@ -111,9 +86,9 @@ class ResultWriter:
 
     def write_spiking(self, blocks):
         """Rewrite every spiking region's file from ``{index: neo.Block}``."""
-        staging = _Staging(self.directory)
+        staging = Staging(self.directory)
         try:
-            files = {str(index): _stage_spiking(staging, block, index)
+            files = {str(index): stage_spiking(staging, block, index)
                      for index, block in sorted(blocks.items())}
             staging.commit()
         finally:
@@ -123,10 +98,10 @@ class ResultWriter:
     def mark(self, complete: bool, reason: str | None):
         """Record whether the run is complete (and why not) in both places."""
         with h5netcdf.File(self.tvb_file, "a") as f:
-            self._write_attrs(f, complete, reason)
-        staging = _Staging(self.directory)
+            f.attrs.update(self._attributes(complete, reason))
+        staging = Staging(self.directory)
         try:
-            self._write_summary(staging, complete, reason)
+            self._stage_summary(staging, complete, reason)
             staging.commit()
         finally:
             staging.discard_all()
