@@ -163,7 +163,6 @@ class TVBEngine:
             sim._loop_update_history(step, state)
             states[k] = state
             node_coupling = sim._loop_compute_node_coupling(step + 1)
-        self._next_coupling = node_coupling
         self._head = (state.copy(), start + n_steps - 1)
         return Window(first_step=start, initial_state=initial_state, states=states,
                       coupling=coupling)

@@ -219,6 +219,8 @@ class Brian2Backend:
         self._step = 0  # the next Brian2 step to run
         self._rng = np.random.default_rng()
         self._previous_target = None  # Brian2's code generation target before setup
+        self._h = self._min_steps = None  # the spiking step (ms) and min_delay in steps
+        self._state = None  # PyNN's simulator state
 
     def version(self) -> str:
         return str(self.brian2.__version__)

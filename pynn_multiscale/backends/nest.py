@@ -114,6 +114,8 @@ class NestBackend(WindowLoop):
         self._all_recorders = None  # one NodeCollection of every recorder, in handle order
         self._collected_step = None  # kernel step at which the recorders were last read
         self._step = 0  # kernel time in steps of the resolution
+        self._dt = None  # NEST's resolution (ms), read at start
+        self._recorder_order = []  # each handle's position among all recorders
         self._prepared = False
         self._finished = False
 

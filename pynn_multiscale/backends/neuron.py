@@ -113,6 +113,14 @@ class NeuronBackend:
         self.h = h
         self._finished = False
         self._set_up = False
+        # set by setup: PyNN's state and NEURON's solver objects, the steps and the handles
+        self._state = self._pc = self._cvode = None
+        self._dt = self._min_delay = None
+        self._rng = None
+        self._next_gid = _GID_BASE
+        self._sources, self._currents, self._counters, self._readers = [], [], [], []
+        self._time = 0.0     # co-simulation time reached
+        self._initialised = False
 
     def version(self) -> str:
         import neuron
@@ -591,6 +599,7 @@ class _Source:
     """Input gids, their NetCons, two PatternStims and the spikes not yet fed."""
 
     def __init__(self, gids, netcons, stims):
+        self.synapses, self.weight, self.delay = [], None, None  # set by the backend
         self.gids = gids
         self.netcons = netcons
         self.stims = stims

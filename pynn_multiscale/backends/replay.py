@@ -30,6 +30,7 @@ class ReplayBackend(WindowLoop):
     def __init__(self, values=None):
         self.values = {k: np.asarray(v, dtype=float) for k, v in (values or {}).items()}
         self.time = 0.0
+        self.timestep = None
         self.received = []  #: [(handle, t0, dt, rates)] in call order
         self.n_sources = 0
 

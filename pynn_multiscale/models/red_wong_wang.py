@@ -75,6 +75,10 @@ class ReducedWongWangExcInhRates(ReducedWongWangExcInh):
         default=("S_e", "S_i", "R_e", "R_i", "Rin_e", "Rin_i"),
         doc="Variables that the monitors record.")
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._coupling_0 = None  # the coupling of the step being integrated (TVB's hook sets it)
+
     state_variables = ["S_e", "S_i", "R_e", "R_i", "Rin_e", "Rin_i"]
     non_integrated_variables = ["R_e", "R_i", "Rin_e", "Rin_i"]
     _nvar = 6

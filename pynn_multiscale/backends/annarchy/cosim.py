@@ -74,6 +74,7 @@ class AnnarchyBackend(WindowLoop):
         self.sim = sim
         self._finished = False
         self._sources = []
+        self._dt = None  # the spiking step (ms), from setup
 
     def version(self) -> str:
         return str(annarchy().__version__)
