@@ -12,6 +12,21 @@ from .binding import ToSpikingBinding
 from ..errors import ConfigurationError, bad_value
 
 
+def _check_input(proxy, weights) -> str:
+    """The checks every to_spiking proxy shares (names, transform, weights, delay); its kind."""
+    name = type(proxy).__name__
+    check_transform(name, proxy.transform)
+    check_name(name, "tvb_variable", proxy.tvb_variable)
+    check_name(name, "population", proxy.population)
+    for field_name in weights:
+        object.__setattr__(proxy, field_name, check_weight(name, field_name,
+                                                           getattr(proxy, field_name)))
+    if proxy.delay is not None:
+        object.__setattr__(proxy, "delay", check_weight(name, "delay", proxy.delay,
+                                                        allow_zero=False))
+    return name
+
+
 @dataclass(frozen=True)
 class _SpikeInput:
     """The fields every spike-input proxy shares, and their checks."""
@@ -25,16 +40,7 @@ class _SpikeInput:
     transform: object = field(default=None, kw_only=True)
 
     def __post_init__(self):
-        name = type(self).__name__
-        check_transform(name, self.transform)
-        check_name(name, "tvb_variable", self.tvb_variable)
-        check_name(name, "population", self.population)
-        for field_name in ("weight", "synapse_weight"):
-            object.__setattr__(self, field_name, check_weight(name, field_name,
-                                                              getattr(self, field_name)))
-        if self.delay is not None:
-            object.__setattr__(self, "delay", check_weight(name, "delay", self.delay,
-                                                           allow_zero=False))
+        name = _check_input(self, ("weight", "synapse_weight"))
         if self.receptor_type not in ("excitatory", "inhibitory"):
             raise ConfigurationError(bad_value(f"{name}.receptor_type", self.receptor_type,
                                                "'excitatory' or 'inhibitory'",
@@ -113,13 +119,7 @@ class _CouplingToCurrent:
     transform: object = field(default=None, kw_only=True)
 
     def __post_init__(self):
-        name = type(self).__name__
-        check_transform(name, self.transform)
-        check_name(name, "tvb_variable", self.tvb_variable)
-        check_name(name, "population", self.population)
-        object.__setattr__(self, "weight", check_weight(name, "weight", self.weight))
-        if self.delay is not None:
-            object.__setattr__(self, "delay", check_weight(name, "delay", self.delay, allow_zero=False))
+        _check_input(self, ("weight",))
 
 
 @dataclass(frozen=True)
