@@ -43,9 +43,9 @@ import numpy as np
 from .backends import capabilities_of, get_backend
 from .errors import ConfigurationError, ConfigurationTypeError, NumericalError, bad_value
 from .pipeline import ForkedTVB, LocalTVB
-from .plan import (TO_SPIKING_KINDS, TO_TVB_KINDS, check_capabilities, check_proxy_list,
+from .plan import (check_capabilities, check_proxy_list,
                    check_variables, derive_seeds, divided_min_delay, longest_interval, make_plan)
-from .proxies.binding import BindContext, NumpyGlobalStream
+from .proxies.binding import BindContext, NumpyGlobalStream, ToSpikingProxy, ToTVBProxy
 from .recording import Recording
 from .region import check_built_region, check_receptor_guesses, receptor_guesses
 from .tvb import TVBEngine, validate_region_indices
@@ -132,8 +132,8 @@ def _check_inputs(tvb, backend, regions, build_region, to_spiking, to_tvb):
             "build one with tvb.simulator.simulator.Simulator(...) or "
             "pynn_multiscale.models.red_wong_wang.tvb_simulator()"))
     regions = validate_region_indices(regions, tvb.connectivity.weights.shape[0])
-    to_spiking = check_proxy_list("to_spiking", to_spiking, TO_SPIKING_KINDS)
-    to_tvb = check_proxy_list("to_tvb", to_tvb, TO_TVB_KINDS)
+    to_spiking = check_proxy_list("to_spiking", to_spiking, ToSpikingProxy)
+    to_tvb = check_proxy_list("to_tvb", to_tvb, ToTVBProxy)
     check_capabilities(backend.name, capabilities_of(backend), to_spiking, to_tvb)
     if regions and backend.sim is not None and not callable(build_region):
         raise ConfigurationTypeError(bad_value(
@@ -183,7 +183,7 @@ def _check_populations(plan, regions, labels) -> None:
     """Every proxy's population exists in every region."""
     for kind, plist in (("to_spiking", plan.to_spiking), ("to_tvb", plan.to_tvb)):
         for j, p in enumerate(plist):
-            if p.capability == "replay":
+            if not p.needs_population:
                 continue
             for idx, region in regions.items():
                 if p.population not in region.populations:

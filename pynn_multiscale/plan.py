@@ -19,6 +19,7 @@ import numpy as np
 from . import proxies as _proxies
 from .errors import CapabilityError, ConfigurationError, ConfigurationTypeError, bad_value
 from .pipeline import PIPELINE_COUPLINGS
+from .proxies.binding import kinds
 from .proxies.source_regions import source_delays
 
 #: Tolerance (ms) when checking that times are whole numbers of steps.
@@ -27,10 +28,6 @@ EPS = 1e-9
 #: The default synchronisation interval without spiking regions (ms).
 DEFAULT_INTERVAL_NO_SPIKING = 1.0
 
-TO_SPIKING_KINDS = (_proxies.RateToPoisson, _proxies.ElephantTrains,
-                    _proxies.CurrentFromCoupling, _proxies.OffsetFromCoupling)
-TO_TVB_KINDS = (_proxies.SpikeRate, _proxies.InstantaneousRate, _proxies.MeanState,
-                _proxies.Replay)
 
 
 @dataclass(frozen=True)
@@ -129,16 +126,16 @@ def _positive_ms(name, value, fix, what="a positive number of ms"):
     return float(value)
 
 
-def check_proxy_list(name: str, plist, kinds) -> tuple:
-    """A list of proxies of the given kinds, as a tuple."""
+def check_proxy_list(name: str, plist, base) -> tuple:
+    """A list of proxies derived from ``base`` (``ToSpikingProxy`` or ``ToTVBProxy``), as a tuple."""
     if isinstance(plist, (str, bytes)) or not hasattr(plist, "__iter__"):
         raise ConfigurationTypeError(bad_value(name, plist, "a list of proxies",
                                                f"pass {name}=[...]"))
     plist = tuple(plist)
     for i, p in enumerate(plist):
-        if not isinstance(p, kinds):
+        if not isinstance(p, base):
             raise ConfigurationTypeError(bad_value(
-                f"{name}[{i}]", p, "one of " + ", ".join(k.__name__ for k in kinds),
+                f"{name}[{i}]", p, "one of " + ", ".join(kinds(base)),
                 f"use the proxies of pynn_multiscale.proxies for {name}"))
     return plist
 
@@ -287,7 +284,7 @@ def proxy_delays(tvb, to_spiking, regions, coupling_mode, n_sync, dt, spiking_dt
     if coupling_mode == "spiking":
         return list(source_delays(tvb.connectivity, regions, n_sync, dt)) if to_spiking else []
     return [spiking_dt if p.delay is None else p.delay for p in to_spiking
-            if p.capability in ("poisson_rate", "spike_trains", "step_current")]
+            if p.makes_connections]
 
 
 def check_min_delay(min_delay, delays, n_sync, dt, spiking_dt) -> float:

@@ -29,6 +29,47 @@ import numpy as np
 from ..errors import NumericalError
 
 
+class ToSpikingProxy:
+    """Base of the TVB -> spiking proxies: a declaration with a ``bind`` method.
+
+    A subclass names the backend ``capability`` it needs and returns a
+    :class:`ToSpikingBinding`-like object from ``bind(ctx)``; nothing else in
+    the package has to know it.
+    """
+
+    #: The backend capability the proxy needs (see :mod:`pynn_multiscale.backends.base`).
+    capability = ""
+    #: Whether the proxy connects sources to the neurons (and so has a delay).
+    makes_connections = True
+    #: Whether ``population`` must name a population of every spiking region.
+    needs_population = True
+
+    def bind(self, ctx: "BindContext"):
+        raise NotImplementedError
+
+
+class ToTVBProxy:
+    """Base of the spiking -> TVB proxies: a declaration with a ``bind`` method."""
+
+    capability = ""
+    #: Whether ``population`` must name a population of every spiking region.
+    needs_population = True
+
+    def bind(self, ctx: "BindContext"):
+        raise NotImplementedError
+
+
+def kinds(base) -> list[str]:
+    """The names of the proxy classes derived from ``base`` (``ToSpikingProxy``, ``ToTVBProxy``)."""
+    found, todo = [], list(base.__subclasses__())
+    while todo:
+        cls = todo.pop(0)
+        todo.extend(cls.__subclasses__())
+        if not cls.__name__.startswith("_"):
+            found.append(cls.__name__)
+    return found
+
+
 @dataclass
 class BindContext:
     """Everything a proxy needs to bind.
@@ -206,5 +247,5 @@ class ToTVBBinding:
         return values
 
 
-__all__ = ["BindContext", "NumpyGlobalStream", "ToSpikingBinding", "ToTVBBinding",
-           "start_transform"]
+__all__ = ["BindContext", "NumpyGlobalStream", "ToSpikingBinding", "ToSpikingProxy",
+           "ToTVBBinding", "ToTVBProxy", "kinds", "start_transform"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import check_name, check_transform, check_weight
-from .binding import ToSpikingBinding
+from .binding import ToSpikingBinding, ToSpikingProxy
 from ..errors import ConfigurationError, bad_value
 
 
@@ -28,7 +28,7 @@ def _check_input(proxy, weights) -> str:
 
 
 @dataclass(frozen=True)
-class _SpikeInput:
+class _SpikeInput(ToSpikingProxy):
     """The fields every spike-input proxy shares, and their checks."""
 
     tvb_variable: str
@@ -111,7 +111,7 @@ class RateToPoisson(_SpikeInput):
 
 
 @dataclass(frozen=True)
-class _CouplingToCurrent:
+class _CouplingToCurrent(ToSpikingProxy):
     tvb_variable: str
     population: str
     weight: float = 1.0
@@ -168,6 +168,7 @@ class OffsetFromCoupling(_CouplingToCurrent):
     """
 
     capability = "offset_current"
+    makes_connections = False
 
     def bind(self, ctx):
         backend = ctx.backend

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import check_name, check_transform, check_weight
-from .binding import ToTVBBinding, start_transform
+from .binding import ToTVBBinding, ToTVBProxy, start_transform
 from .transforms import Chain, LowPass
 from ..errors import ConfigurationError, ConfigurationTypeError, bad_value
 
@@ -43,7 +43,7 @@ def _counts(proxy, ctx, spikes, slot, t0, n_steps):
 
 
 @dataclass(frozen=True)
-class SpikeRate:
+class SpikeRate(ToTVBProxy):
     """A population's spike-count histogram per TVB step, as a rate in Hz.
 
     For TVB step n, covering ``(t_{n-1}, t_n]``::
@@ -86,7 +86,7 @@ class SpikeRate:
 
 
 @dataclass(frozen=True)
-class InstantaneousRate:
+class InstantaneousRate(ToTVBProxy):
     """A population's rate estimated with an Elephant kernel, per TVB step (Hz).
 
     The estimate equals ``elephant.statistics.instantaneous_rate`` of the
@@ -167,7 +167,7 @@ class InstantaneousRate:
 
 
 @dataclass(frozen=True)
-class MeanState:
+class MeanState(ToTVBProxy):
     """The population mean of a neuron state variable, e.g. membrane potential.
 
     Read from every neuron at the end of each window and held over the
@@ -207,7 +207,7 @@ class MeanState:
 
 
 @dataclass(frozen=True)
-class Replay:
+class Replay(ToTVBProxy):
     """Values of a TVB variable that the backend replays (testing only).
 
     Used with :class:`pynn_multiscale.backends.replay.ReplayBackend` to feed
@@ -223,6 +223,7 @@ class Replay:
         _common_checks(self)
 
     capability = "replay"
+    needs_population = False
 
     def bind(self, ctx):
         def value(slot, window, spikes, t0, n_steps):
