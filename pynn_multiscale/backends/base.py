@@ -238,7 +238,7 @@ def step_of(times, t0: float, dt: float, tolerance: float = 1e-9) -> np.ndarray:
 
     Examples
     --------
-    >>> step_of(np.array([0.05, 0.1, 0.1000000001, 0.3]), 0.0, 0.1).tolist()
+    >>> step_of(np.array([0.05, 0.1, 0.10001, 0.3]), 0.0, 0.1).tolist()
     [1, 1, 2, 3]
     """
     return np.ceil((np.asarray(times, dtype=float) - t0) / dt - tolerance).astype(np.int64)
