@@ -47,7 +47,8 @@ from .plan import (check_capabilities, check_proxy_list,
                    check_variables, derive_seeds, divided_min_delay, longest_interval, make_plan)
 from .proxies.binding import BindContext, NumpyGlobalStream, ToSpikingProxy, ToTVBProxy
 from .recording import Recording
-from .region import check_built_region, check_receptor_guesses, receptor_guesses
+from .region import (check_built_region, check_delays, check_receptor_guesses, delay_error,
+                     projections_made, receptor_guesses)
 from .tvb import TVBEngine, validate_region_indices
 
 __all__ = ["CoSimulation", "RunTerminated", "derive_seeds", "divided_min_delay",
@@ -154,27 +155,31 @@ def _seed_tvb_noise(tvb, seeds) -> None:
         tvb.integrator.noise.random_stream = np.random.RandomState(seeds["tvb_noise"])
 
 
-def build_regions(backend, build_region, plan, labels, min_delay) -> dict:
-    """Call the user's builder once per spiking region, each with its own ``NumpyRNG``."""
+def build_regions(backend, build_region, plan, labels) -> dict:
+    """Call the user's builder once per spiking region, each with its own ``NumpyRNG``.
+
+    What the builder made is checked right after: the receptor type and the
+    delays of every projection.
+    """
     from pyNN.random import NumpyRNG
 
     regions = {}
     for slot, idx in enumerate(plan.spiking_regions):
         rng = NumpyRNG(seed=plan.seeds["regions"][slot])
         try:
-            with receptor_guesses() as guessed:
+            with receptor_guesses() as guessed, projections_made(backend.sim) as made:
                 built = build_region(backend.sim, idx, labels[idx], rng)
         except Exception as exc:
             if _is_delay_error(exc):
-                raise ConfigurationError(bad_value(
-                    "min_delay", min_delay,
-                    f"at most every delay that build_region creates (building region {idx} "
-                    f"({labels[idx]}) failed: {str(_chain(exc)[-1]).strip()})",
-                    "pass min_delay=<the network's shortest synaptic delay> to "
-                    "CoSimulation")) from exc
+                name = next((getattr(e, "projection_name", None) for e in _chain(exc)
+                             if getattr(e, "projection_name", None)), "?")
+                raise delay_error(name, str(_chain(exc)[-1]).strip(),
+                                  idx, labels[idx], plan.min_delay, plan.spiking_dt) from exc
             raise
         regions[idx] = check_built_region(built, idx)
         check_receptor_guesses(guessed, idx, labels[idx])
+        if not getattr(backend, "refuses_short_delays", False):  # else refused when made
+            check_delays(made, idx, labels[idx], plan.min_delay, plan.spiking_dt)
     _check_populations(plan, regions, labels)
     return regions
 
@@ -407,7 +412,7 @@ class CoSimulation:
         """Build the regions, bind every proxy, and count every population's spikes."""
         if self.backend.sim is not None and self.spiking_regions:
             self.regions = build_regions(self.backend, build_region, self.plan,
-                                         self.engine.region_labels, self.min_delay)
+                                         self.engine.region_labels)
         seed = self.plan.seeds["proxies"]
         ctx = BindContext(self.backend, self.regions, self.spiking_regions, self.dt,
                           self.spiking_dt, self.n_sync, self.engine, self.tvb,

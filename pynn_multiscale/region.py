@@ -6,6 +6,8 @@ import contextlib
 import warnings
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .errors import ConfigurationError, ConfigurationTypeError, bad_value
 
 
@@ -122,3 +124,68 @@ def check_receptor_guesses(projections, region_index: int, label: str) -> None:
         warnings.warn(f"Projection {name!r} ({where}) has no receptor_type; PyNN chose "
                       f"{proj.receptor_type!r} of {receptors}. Fix: {fix}.", UserWarning,
                       stacklevel=2)
+
+
+@contextlib.contextmanager
+def projections_made(sim):
+    """Collect the Projections made with ``sim.Projection`` while the block runs.
+
+    ``sim.Projection.__init__`` is wrapped for the block only.  A projection
+    whose creation fails gets its name attached to the exception
+    (``exc.projection_name``), so the error can say which one it was.
+    """
+    cls = getattr(sim, "Projection", None)
+    made = []
+    if cls is None:
+        yield made
+        return
+    original = cls.__init__
+
+    def init(self, *args, **kwargs):
+        try:
+            original(self, *args, **kwargs)
+        except Exception as exc:
+            ends = [getattr(a, "label", "?") for a in args[:2]]
+            exc.projection_name = kwargs.get("label") or " -> ".join(ends)
+            raise
+        made.append(self)
+
+    cls.__init__ = init
+    try:
+        yield made
+    finally:
+        cls.__init__ = original
+
+
+def delay_error(name: str, smallest, region_index: int, label: str, min_delay: float,
+                spiking_dt: float) -> ConfigurationError:
+    """The one error for a projection delay below ``min_delay`` (or the time step, or zero)."""
+    what = ("negative" if smallest < 0 else "too short") if isinstance(smallest, float) \
+        else "refused by the simulator"
+    return ConfigurationError(bad_value(
+        f"delay of Projection {name!r}", smallest,
+        f"delays of at least min_delay ({min_delay} ms, itself at least the spiking time step "
+        f"{spiking_dt} ms) in every projection that build_region makes (region {region_index} "
+        f"({label})); this one is {what}",
+        "make the projection's delays at least min_delay, or pass min_delay=<the network's "
+        "shortest synaptic delay> to CoSimulation"))
+
+
+def check_delays(projections, region_index: int, label: str, min_delay: float,
+                 spiking_dt: float) -> None:
+    """Every delay of every projection is at least ``min_delay``, checked the same on every backend.
+
+    NEST and the ANNarchy adapter refuse such a delay when the projection is
+    made (the builder's error is then reported with :func:`delay_error`, and
+    their backends set ``refuses_short_delays`` so this check is skipped);
+    PyNN's Brian2 backend would run with it, negative delays included, and
+    NEURON would stop in the first run with an error that names no
+    projection.
+    """
+    for proj in projections:
+        delays = np.asarray(proj.get("delay", format="list", with_address=False),
+                            dtype=float).ravel()
+        if delays.size and delays.min() < min_delay - 1e-9 * spiking_dt:
+            name = proj.label or f"{proj.pre.label} -> {proj.post.label}"
+            raise delay_error(name, float(delays.min()), region_index, label, min_delay,
+                              spiking_dt)

@@ -69,6 +69,8 @@ class AnnarchyBackend(WindowLoop):
     """The ANNarchy backend (see the module docstring)."""
 
     name = "annarchy"
+    #: The adapter's Projection refuses a delay outside [min_delay, max_delay] when made.
+    refuses_short_delays = True
 
     def __init__(self, sim):
         self.sim = sim
