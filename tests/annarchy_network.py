@@ -100,6 +100,8 @@ def build_and_run(simulator):
                               for name, proj in projections.items()}
         out["sizes"] = {name: len(proj) for name, proj in projections.items() if name != "assembly"}
         out["weight_array"] = np.asarray(projections["from_list"].get("weight", format="array"))
+        out["delays_plain"] = projections["from_list"].get("delay", format="list",
+                                                           with_address=False)
         sim.run(T / 2)
         if simulator == "annarchy":  # the compiled library the run loaded, and when it was built
             (library,) = sim.state.cache_dir.glob("ANNarchyWrapper*.so")

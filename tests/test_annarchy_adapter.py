@@ -62,6 +62,14 @@ def test_connections_weights_and_delays_equal_nests(both, projection):
                                   np.nan_to_num(nest["weight_array"], nan=-1))
 
 
+def test_get_of_one_name_without_address_gives_plain_values(both):
+    """PyNN returns floats for ``get("delay", format="list", with_address=False)``, not 1-tuples."""
+    ann, nest = both
+    assert ann["delays_plain"] and all(isinstance(x, float) for x in ann["delays_plain"])
+    assert all(isinstance(x, float) for x in nest["delays_plain"])
+    assert sorted(ann["delays_plain"]) == pytest.approx(sorted(nest["delays_plain"]), rel=1e-9)
+
+
 @pytest.mark.parametrize("model", IF_MODELS)
 def test_if_spike_times_within_a_step_per_spike(both, model):
     """Spike k within (k + 1) dt of NEST's (NEST on the grid too), counts within one.

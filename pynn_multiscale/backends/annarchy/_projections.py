@@ -327,6 +327,8 @@ class Projection:
             columns = ([self._pre_index, self._post_index] if with_address else []) + \
                 [values[n] for n in names]
             rows = np.column_stack(columns) if columns else np.empty((0, 0))
+            if not with_address and isinstance(attribute_names, str):
+                return [float(x) for x in rows[:, 0]]  # PyNN: plain values, not 1-tuples
             return [tuple(int(x) if k < 2 and with_address else float(x) for k, x in enumerate(r))
                     for r in rows]
         if format == "array":
