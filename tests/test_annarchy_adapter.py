@@ -198,7 +198,8 @@ def sim():
 
 
 @pytest.mark.parametrize("name", ["TsodyksMarkramSynapse", "DistanceDependentProbabilityConnector",
-                                  "SpikeSourceGamma", "Space", "reset"])
+                                  "SpikeSourceGamma", "Space", "reset", "space",
+                                  "native_cell_type"])
 def test_pynn_api_outside_the_subset_raises_not_implemented(sim, name):
     with pytest.raises(NotImplementedError, match=f"{name} is outside the ANNarchy adapter"):
         getattr(sim, name)

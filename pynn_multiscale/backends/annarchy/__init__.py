@@ -130,7 +130,9 @@ def version():
 _PYNN_FUNCTIONS = {"reset", "record", "record_v", "record_gsyn", "initialize", "create", "connect",
                    "set", "build_record", "num_processes", "rank", "list_standard_models",
                    "Space", "Structure", "Line", "Grid2D", "Grid3D", "Sphere", "Cuboid",
-                   "RandomStructure", "SpikeSourceInhGamma", "SpikeSourceGamma"}
+                   "RandomStructure", "SpikeSourceInhGamma", "SpikeSourceGamma",
+                   # grids and distance-dependent connectivity, simulator-native models
+                   "space", "native_cell_type", "native_synapse_type", "native_electrode_type"}
 
 
 def _pynn_api():
