@@ -244,6 +244,12 @@ def step_of(times, t0: float, dt: float, tolerance: float = 1e-9) -> np.ndarray:
     return np.ceil((np.asarray(times, dtype=float) - t0) / dt - tolerance).astype(np.int64)
 
 
+def recorded_signal_names(population) -> list[str]:
+    """The analog signals (``v``, ``gsyn_exc``, ...) a builder asked PyNN to record, sorted."""
+    return sorted({v.name for v, ids in population.recorder.recorded.items()
+                   if v.name != "spikes" and ids})
+
+
 def counts_per_step(times: np.ndarray, t0: float, dt: float, n_steps: int) -> np.ndarray:
     """Count spike times per TVB step ``(t0 + k*dt, t0 + (k+1)*dt]``.
 

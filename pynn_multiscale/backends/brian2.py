@@ -98,7 +98,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CapabilityError, ConfigurationError
-from .base import GlobalStateGuard, setup_arguments, step_of
+from .base import GlobalStateGuard, recorded_signal_names, setup_arguments, step_of
 
 #: PyNN's Brian2 state is global: at most one live backend per process.
 _GUARD = GlobalStateGuard("PyNN's Brian2 state", "Brian2")
@@ -539,8 +539,7 @@ class Brian2Backend:
 
     def recorded_signals(self, population) -> list:
         """Analog signals (``v``, ``gsyn_exc``, ...) that the builder asked PyNN to record."""
-        names = sorted({v.name for v, ids in population.recorder.recorded.items()
-                        if v.name != "spikes" and ids})
+        names = recorded_signal_names(population)
         if not names:
             return []
         block = population.get_data(names)

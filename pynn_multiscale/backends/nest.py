@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import CapabilityError, ConfigurationError
-from .base import GlobalStateGuard, WindowLoop, setup_arguments, step_of
+from .base import (GlobalStateGuard, WindowLoop, recorded_signal_names, setup_arguments,
+                   step_of)
 
 #: The kernel is global: at most one live backend per process.
 _GUARD = GlobalStateGuard("NEST's kernel", "NEST")
@@ -355,8 +356,7 @@ class NestBackend(WindowLoop):
         NEST's (see the module docstring).  Both are set for the call and
         restored after it.
         """
-        names = sorted({v.name for v, ids in population.recorder.recorded.items()
-                        if v.name != "spikes" and ids})
+        names = recorded_signal_names(population)
         if not names:
             return []
         state = self.sim.simulator.state

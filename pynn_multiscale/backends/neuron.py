@@ -92,7 +92,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CapabilityError, ConfigurationError
-from .base import GlobalStateGuard, setup_arguments, step_of
+from .base import GlobalStateGuard, recorded_signal_names, setup_arguments, step_of
 
 #: NEURON's state is global: at most one live backend per process.
 _GUARD = GlobalStateGuard("NEURON's state", "NEURON")
@@ -543,8 +543,7 @@ class NeuronBackend:
         NEURON's clock stands one spiking step after co-simulation time (see
         the module docstring): the signals are cut at co-simulation time.
         """
-        names = sorted({v.name for v, ids in population.recorder.recorded.items()
-                        if v.name != "spikes" and ids})
+        names = recorded_signal_names(population)
         if not names:
             return []
         block = population.get_data(names)
