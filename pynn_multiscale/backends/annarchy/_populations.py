@@ -296,12 +296,16 @@ class Population(_Subset):
                 if values.size:
                     self._signals[name].append(values.reshape(-1, self.size))
 
-    def spike_data(self):
-        """All recorded spikes: times (ms, at the end of their step, as NEST) and neuron indices."""
-        if not self._spikes:
+    def spike_data(self, first_chunk=0):
+        """Recorded spikes: times (ms, at the end of their step, as NEST) and neuron indices.
+
+        ``first_chunk``: leave out the chunks collected before (a reader's position).
+        """
+        chunks = self._spikes[first_chunk:]
+        if not chunks:
             return np.empty(0), np.empty(0, np.int64)
-        steps = np.concatenate([s for s, _ in self._spikes])
-        index = np.concatenate([i for _, i in self._spikes])
+        steps = np.concatenate([s for s, _ in chunks])
+        index = np.concatenate([i for _, i in chunks])
         return (steps + 1) * state.dt, index
 
     def get_data(self, variables="all", gather=True, clear=False, _mask=None):

@@ -58,6 +58,15 @@ class RateSource:
 
 
 @dataclass
+class SpikeCounter:
+    """A population's spike recording, and how many of its chunks the loop has read."""
+
+    population: Any
+    keep: bool  # the builder records spikes too: keep them for its get_data()
+    read: int = 0
+
+
+@dataclass
 class StateReader:
     """A population and the ANNarchy name of a state variable."""
 
@@ -177,13 +186,19 @@ class AnnarchyBackend(WindowLoop):
 
     # ------------------------------------------------------------- outputs
     def add_spike_counter(self, population):
+        # spikes the builder records itself stay for its get_data(); others are dropped once read
+        handle = SpikeCounter(population, keep="spikes" in population._monitors)
         population.record("spikes")
-        return population
+        return handle
 
-    def window_spikes(self, population):
+    def window_spikes(self, handle):
+        population = handle.population
         population._collect()
-        times, index = population.spike_data()
-        population._spikes = []
+        times, index = population.spike_data(handle.read)
+        if handle.keep:
+            handle.read = len(population._spikes)
+        else:
+            population._spikes = []
         return times, index
 
     def add_state_reader(self, population, variable):
