@@ -236,8 +236,10 @@ def _check_runaway(cosim, window_spikes, t0, n_steps) -> None:
                 f"population {name} of region {idx} ({cosim.engine.region_labels[idx]}) fired "
                 f"at {rate:.1f} Hz between t = {t0:g} and {t0 + span:g} ms, above "
                 f"max_rate={cosim.plan.max_rate:g} Hz. Likely cause: runaway excitation (too "
-                "strong excitatory or input weights, too weak inhibition); raise max_rate if the "
-                "rate is intended.")
+                "strong excitatory or input weights, too weak inhibition), or a cell model the "
+                "simulator integrates unstably at this time step (PyNN's Brian2 HH_cond_exp at "
+                "0.1 ms: docs/backends.md, upstream defects); raise max_rate if the rate is "
+                "intended.")
 
 
 def _progress_bar(progress, total):

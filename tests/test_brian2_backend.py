@@ -467,3 +467,33 @@ def test_batched_projections_make_the_same_synapses_in_one_call_each(monkeypatch
     for label in upstream:
         for a, b in zip(upstream[label], batched[label]):
             assert np.array_equal(a, b), label
+
+
+def _hh_max_abs_v(dt):
+    """max |v| (mV) of PyNN's Brian2 HH_cond_exp under 0.5 nA for 50 ms at step ``dt``."""
+    import pyNN.brian2 as sim
+
+    from pynn_multiscale.backends.brian2 import apply_codegen_target
+
+    sim.setup(timestep=dt)
+    apply_codegen_target()
+    cell = sim.Population(1, sim.HH_cond_exp(i_offset=0.5))
+    cell.record("v")
+    sim.run(50.0)
+    v = cell.get_data("v").segments[0].analogsignals[0].magnitude[:, 0]
+    sim.end()
+    return float(np.nanmax(np.abs(v))), bool(np.isnan(v).any())
+
+
+def test_upstream_hh_cond_exp_diverges_at_0_1_ms():
+    """Upstream defect (docs/backends.md): explicit Euler makes HH diverge at dt 0.1 ms.
+
+    Fails once PyNN's Brian2 backend integrates HH stably at 0.1 ms; the control
+    at 0.01 ms shows the cell itself is fine (spikes peak near +40 mV).
+    """
+    from isolation import isolated
+
+    coarse, coarse_nan = isolated(_hh_max_abs_v)(0.1)
+    fine, fine_nan = isolated(_hh_max_abs_v)(0.01)
+    assert coarse_nan or coarse > 1e6
+    assert not fine_nan and 40.0 < fine < 100.0
