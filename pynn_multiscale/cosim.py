@@ -48,7 +48,7 @@ from .plan import (check_capabilities, check_proxy_list,
 from .proxies.binding import BindContext, NumpyGlobalStream, ToSpikingProxy, ToTVBProxy
 from .recording import Recording
 from .region import (check_built_region, check_delays, check_receptor_guesses, delay_error,
-                     projections_made, receptor_guesses)
+                     projections_made)
 from .tvb import TVBEngine, validate_region_indices
 
 __all__ = ["CoSimulation", "RunTerminated", "derive_seeds", "divided_min_delay",
@@ -167,7 +167,7 @@ def build_regions(backend, build_region, plan, labels) -> dict:
     for slot, idx in enumerate(plan.spiking_regions):
         rng = NumpyRNG(seed=plan.seeds["regions"][slot])
         try:
-            with receptor_guesses() as guessed, projections_made(backend.sim) as made:
+            with projections_made(backend.sim) as (made, guessed):
                 built = build_region(backend.sim, idx, labels[idx], rng)
         except Exception as exc:
             if _is_delay_error(exc):

@@ -56,46 +56,6 @@ def check_built_region(result, region_index: int) -> SpikingRegion:
     return result
 
 
-#: While a builder runs: the projections whose receptor type was left to a default.
-_guessed: list | None = None
-
-
-def note_guessed_receptor(projection) -> None:
-    """Record that ``projection`` got its receptor type by default (called by the simulators)."""
-    if _guessed is not None:
-        _guessed.append(projection)
-
-
-@contextlib.contextmanager
-def receptor_guesses():
-    """Collect, while the block runs, the projections made without a ``receptor_type``.
-
-    PyNN's own simulators choose one in ``Projection._guess_receptor_type``,
-    which is wrapped for the duration of the block only; the ANNarchy adapter
-    calls :func:`note_guessed_receptor` itself.
-    """
-    global _guessed
-    try:
-        from pyNN.common.projections import Projection
-    except ImportError:  # PyNN missing: only the ANNarchy adapter can make projections
-        Projection = None
-    original = Projection._guess_receptor_type if Projection is not None else None
-
-    def guess(self):
-        original(self)
-        note_guessed_receptor(self)
-
-    if Projection is not None:
-        Projection._guess_receptor_type = guess
-    _guessed = []
-    try:
-        yield _guessed
-    finally:
-        if Projection is not None:
-            Projection._guess_receptor_type = original
-        _guessed = None
-
-
 def check_receptor_guesses(projections, region_index: int, label: str) -> None:
     """Refuse or warn about projections whose receptor type was chosen by default.
 
@@ -130,16 +90,21 @@ def check_receptor_guesses(projections, region_index: int, label: str) -> None:
 def projections_made(sim):
     """Collect the Projections made with ``sim.Projection`` while the block runs.
 
+    Yields ``(made, guessed)``: every projection made, and those made without
+    a ``receptor_type`` (PyNN then picks one; see :func:`check_receptor_guesses`).
     ``sim.Projection.__init__`` is wrapped for the block only.  A projection
     whose creation fails gets its name attached to the exception
     (``exc.projection_name``), so the error can say which one it was.
     """
+    import inspect
+
     cls = getattr(sim, "Projection", None)
-    made = []
+    made, guessed = [], []
     if cls is None:
-        yield made
+        yield made, guessed
         return
     original = cls.__init__
+    signature = inspect.signature(original)
 
     def init(self, *args, **kwargs):
         try:
@@ -149,10 +114,13 @@ def projections_made(sim):
             exc.projection_name = kwargs.get("label") or " -> ".join(ends)
             raise
         made.append(self)
+        given = signature.bind(self, *args, **kwargs).arguments.get("receptor_type")
+        if given in (None, "default"):  # PyNN's own words for "choose one"
+            guessed.append(self)
 
     cls.__init__ = init
     try:
-        yield made
+        yield made, guessed
     finally:
         cls.__init__ = original
 

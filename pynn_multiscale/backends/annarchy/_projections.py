@@ -22,7 +22,6 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ConfigurationError, bad_value
-from ...region import note_guessed_receptor
 from ._populations import Assembly, Population, PopulationView, _outside
 from ._simulator import annarchy, evaluate, state
 
@@ -173,7 +172,6 @@ class Projection:
             raise _outside("Projection", f"synapse type {type(synapse_type).__name__}")
         if source is not None or space is not None:
             raise _outside("Projection", "source" if source is not None else "space")
-        guessed = receptor_type is None
         receptor_type = receptor_type or "excitatory"
         if receptor_type not in RECEPTORS:
             raise ConfigurationError(bad_value("receptor_type", receptor_type,
@@ -182,8 +180,6 @@ class Projection:
         self.pre, self.post = presynaptic, postsynaptic
         self.receptor_type = receptor_type
         self.label = label or f"projection{len(state.projections)}"
-        if guessed:
-            note_guessed_receptor(self)
         self.synapse_type = synapse_type
         same = presynaptic is postsynaptic
         pre, post = connector.pairs(presynaptic.size, postsynaptic.size, same)
