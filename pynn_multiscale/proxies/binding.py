@@ -21,7 +21,7 @@ backend capability it uses; the loop does not change.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -234,7 +234,6 @@ class ToTVBBinding:
     ctx: BindContext
     value: Callable
     transform: Callable | None = None
-    state: dict = field(default_factory=dict)
 
     def receive(self, window, spikes: dict, t0: float, n_steps: int) -> np.ndarray:
         """The window's values ``(n_steps, n_regions)`` for the proxy's TVB variable (step 4)."""

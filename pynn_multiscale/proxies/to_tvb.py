@@ -26,12 +26,12 @@ def _common_checks(proxy):
     check_transform(name, proxy.transform)
 
 
-def _bind(proxy, ctx, value, **state):
+def _bind(proxy, ctx, value):
     """The binding of a to_tvb proxy: ``value`` per region, then its transform and low-pass."""
     steps = [t for t in (proxy.transform, LowPass(proxy.tau) if proxy.tau > 0 else None) if t]
     transform = None if not steps else steps[0] if len(steps) == 1 else Chain(*steps)
     return ToTVBBinding(proxy, ctx, value, start_transform(
-        transform, ctx, ctx.initial_state(proxy.tvb_variable)), state)
+        transform, ctx, ctx.initial_state(proxy.tvb_variable)))
 
 
 def _counts(proxy, ctx, spikes, slot, t0, n_steps):
