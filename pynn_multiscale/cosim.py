@@ -47,8 +47,8 @@ from .plan import (check_capabilities, check_proxy_list,
                    check_variables, derive_seeds, divided_min_delay, longest_interval, make_plan)
 from .proxies.binding import BindContext, NumpyGlobalStream, ToSpikingProxy, ToTVBProxy
 from .recording import Recording
-from .region import (check_built_region, check_delays, check_receptor_guesses, delay_error,
-                     projections_made)
+from .region import (cell_pieces, check_built_region, check_delays, check_receptor_guesses,
+                     delay_error, piece_lookup, projections_made, spikes_of)
 from .tvb import TVBEngine, validate_region_indices
 
 __all__ = ["CoSimulation", "RunTerminated", "derive_seeds", "divided_min_delay",
@@ -394,7 +394,8 @@ class CoSimulation:
         self.recording = Recording(tvb, engine, backend)
         self.regions = {}  # region index -> SpikingRegion
         self.bindings = ([], [])  # (to_spiking, to_tvb) bindings, in the proxies' order
-        self._counters = {}  # (slot, population) -> the backend's spike counter
+        self._counters = {}  # id of a whole population -> the backend's spike counter
+        self._names = {}  # (slot, population name) -> its pieces (region.piece_lookup)
         self._tvb = LocalTVB(engine)  # ForkedTVB from the first run() with pipeline=True
         self._proxy_previous = None  # the spiking regions' committed state before a window
         self._started = self._closed = False
@@ -426,9 +427,19 @@ class CoSimulation:
             binding.first_interval()
         to_tvb.extend(p.bind(ctx) for p in self.plan.to_tvb)
         if hasattr(self.backend, "add_spike_counter"):
+            # one counter per whole population; each name (a view, an assembly) takes its
+            # cells' spikes from there
+            wholes = {}
             for slot, idx in enumerate(self.spiking_regions):
                 for name, pop in self.regions[idx].populations.items():
-                    self._counters[(slot, name)] = self.backend.add_spike_counter(pop)
+                    pieces = []
+                    for whole, cells in cell_pieces(pop):
+                        if id(whole) not in wholes:
+                            wholes[id(whole)] = whole
+                            self._counters[id(whole)] = self.backend.add_spike_counter(whole)
+                        pieces.append((id(whole), cells))
+                    sizes = {key: wholes[key].size for key, _ in pieces}
+                    self._names[(slot, name)] = piece_lookup(pieces, sizes)
                     self.recording.count(slot, name)
 
     # ------------------------------------------------------------------ run
@@ -511,8 +522,9 @@ class CoSimulation:
     def _end_window(self, pending):
         """Steps 4-6, once the spiking side has run the window (step 3)."""
         t0, window, n_steps = pending
-        new_spikes = {key: self.backend.window_spikes(handle)
-                      for key, handle in self._counters.items()}
+        counted = {key: self.backend.window_spikes(handle)
+                   for key, handle in self._counters.items()}
+        new_spikes = {key: spikes_of(lookup, counted) for key, lookup in self._names.items()}
         window_spikes = {key: times for key, (times, _) in new_spikes.items()}
         _check_runaway(self, window_spikes, t0, n_steps)
         inputs = {b.proxy.tvb_variable: b.receive(window, window_spikes, t0, n_steps)
@@ -597,7 +609,7 @@ class CoSimulation:
             self._tvb.close()
             self.backend.finish()
             self.regions = {}
-            self._counters = {}
+            self._counters, self._names = {}, {}
             self.bindings = ([], [])
 
     def __enter__(self):

@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from .errors import ConfigurationError, ConfigurationTypeError, bad_value
+from .region import cell_pieces
 from .results import Result, connectivity_dataset, tvb_dataset
 
 
@@ -111,7 +112,7 @@ class Recording:
         segment.spiketrains = trains
         signals = getattr(self.backend, "recorded_signals", None)
         for name, pop in (region.populations.items() if signals else ()):
-            for analog in signals(pop):
+            for analog in signals_of(signals, pop):
                 analog.annotate(region=idx, region_label=label, population=name,
                                 simulator=simulator)
                 analog.segment = segment
@@ -181,3 +182,31 @@ class Recording:
         writer.append_tvb(self.take_monitor_samples())
         if spikes and regions:
             writer.write_spiking(self.spiking_blocks(regions, spiking_regions))
+
+
+def signals_of(signals, population) -> list:
+    """The analog signals of a named population, read through ``signals(whole population)``.
+
+    A view's or an assembly's are its cells' columns of its whole
+    populations' signals, in its order, with ``channel_index`` its own
+    indices: the same on every backend, whatever PyNN or the adapter would
+    do with the view.
+    """
+    pieces = cell_pieces(population)
+    if len(pieces) == 1 and pieces[0][1] is None:
+        return list(signals(population))
+    merged, offset = {}, 0
+    for whole, cells in pieces:
+        cells = np.arange(whole.size) if cells is None else cells
+        for analog in signals(whole):
+            recorded = np.asarray(analog.array_annotations["channel_index"], dtype=np.int64)
+            column = {int(c): k for k, c in enumerate(recorded)}
+            keep = [k for k, c in enumerate(cells) if int(c) in column]
+            if not keep:
+                continue
+            part = analog[:, [column[int(cells[k])] for k in keep]]
+            part.array_annotate(channel_index=offset + np.asarray(keep, dtype=np.int64))
+            merged[analog.name] = part if analog.name not in merged \
+                else merged[analog.name].merge(part)
+        offset += cells.size
+    return list(merged.values())

@@ -17,8 +17,12 @@ class SpikingRegion:
 
     Parameters
     ----------
-    populations : dict of str to Population
+    populations : dict of str to Population, PopulationView or Assembly
         The populations that proxies address by name, e.g. ``{"E": pop_e, "I": pop_i}``.
+        A name may also stand for a view (``pop_e[:100]``) or an assembly
+        (``pop_e + pop_i``): its spikes are those of its cells in their whole
+        populations, so naming it takes nothing from any other name
+        (:func:`cell_pieces`).
     projections : list
         The PyNN Projections inside the region (kept so they are not garbage
         collected and can be inspected).
@@ -41,10 +45,64 @@ class SpikingRegion:
                 "populations", self.populations, "a non-empty dict of name -> PyNN Population",
                 'return SpikingRegion({"E": pop_e, "I": pop_i}) from the builder'))
         for name, pop in self.populations.items():
-            if not isinstance(name, str) or not hasattr(pop, "size") or not hasattr(pop, "celltype"):
+            if not isinstance(name, str) or not hasattr(pop, "size") or not (
+                    hasattr(pop, "celltype") or hasattr(pop, "populations")):
                 raise ConfigurationTypeError(bad_value(
-                    f"populations[{name!r}]", type(pop).__name__, "a PyNN Population",
-                    "create it with sim.Population(n, celltype)"))
+                    f"populations[{name!r}]", type(pop).__name__,
+                    "a PyNN Population, PopulationView or Assembly",
+                    "create it with sim.Population(n, celltype), pop[i:j] or pop_a + pop_b"))
+
+
+def cell_pieces(population) -> list:
+    """A named population as pieces of whole populations: ``[(population, cells), ...]``.
+
+    A Population is one piece whose ``cells`` is None (all of them); a view
+    (``pop[10:20]``, a view of a view) is its root population with the view's
+    cells there, in the view's order; an Assembly is its members' pieces, in
+    order.  Spikes are counted once per whole population and each name takes
+    its cells' spikes from there, the same on every backend.
+    """
+    members = getattr(population, "populations", None)
+    if members is not None:
+        return [piece for member in members for piece in cell_pieces(member)]
+    if getattr(population, "parent", None) is not None:
+        cells = population.index_in_grandparent(np.arange(population.size))
+        return [(population.grandparent, np.asarray(cells, dtype=np.int64))]
+    return [(population, None)]
+
+
+def piece_lookup(pieces, sizes) -> list:
+    """Per piece: (key of its whole population, index there -> index in the name, or None).
+
+    ``pieces`` are ``(key, cells)`` pairs, ``sizes`` each key's population
+    size; a cell outside the piece maps to -1.
+    """
+    out, offset = [], 0
+    for key, cells in pieces:
+        if cells is None and len(pieces) == 1:
+            out.append((key, None))
+            continue
+        n = sizes[key]
+        cells = np.arange(n) if cells is None else cells
+        position = np.full(n, -1, dtype=np.int64)
+        position[cells] = offset + np.arange(cells.size)
+        out.append((key, position))
+        offset += cells.size
+    return out
+
+
+def spikes_of(lookup, spikes: dict):
+    """A name's ``(times, indices)`` from its whole populations' ``spikes[key]``."""
+    if len(lookup) == 1 and lookup[0][1] is None:
+        return spikes[lookup[0][0]]
+    times, index = [], []
+    for key, position in lookup:
+        t, i = spikes[key]
+        where = position[np.asarray(i, dtype=np.int64)]
+        keep = where >= 0
+        times.append(np.asarray(t)[keep])
+        index.append(where[keep])
+    return np.concatenate(times), np.concatenate(index)
 
 
 def check_built_region(result, region_index: int) -> SpikingRegion:

@@ -92,7 +92,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -180,6 +180,7 @@ class GroupVariable:
 
     variable: Any
     factor: float
+    cells: Any = field(default_factory=lambda: slice(None))  # a view's neurons in the group
 
 
 @dataclass
@@ -337,13 +338,36 @@ class Brian2Backend:
     # ------------------------------------------------------------- helpers
     @staticmethod
     def _group(population, what):
-        from pyNN.common import Population
+        """(the Brian2 group of a Population or view, the view's neurons there or None)."""
+        from pyNN.common import Population, PopulationView
 
-        if not isinstance(population, Population):
-            raise CapabilityError(
-                f"{what} on a {type(population).__name__} is not supported by the brian2 backend: "
-                "Fix: make the proxy's population a whole Population (not a view or assembly).")
-        return population.brian2_group
+        if isinstance(population, Population):
+            return population.brian2_group, None
+        if isinstance(population, PopulationView):
+            cells = population.index_in_grandparent(np.arange(population.size))
+            return population.grandparent.brian2_group, np.asarray(cells, dtype=np.int64)
+        raise CapabilityError(
+            f"{what} on a {type(population).__name__} is not supported by the brian2 backend. "
+            "Fix: make the proxy's population a Population or a view of one.")
+
+    def _cells_code(self, group, cells):
+        """For a view: a factor ``" * (1 if neuron i is in it else 0)"`` and its index there.
+
+        Two ``TimedArray`` lookups indexed by ``i`` (as the rings are); for a
+        whole population, no factor and ``i``.
+        """
+        if cells is None:
+            return "", "i"
+        b2 = self.brian2
+        inside, position = np.zeros(len(group)), np.zeros(len(group))
+        inside[cells], position[cells] = 1.0, np.arange(cells.size)
+        names = []
+        for kind, values in (("in", inside), ("pos", position)):
+            name = f"_pm_{kind}_{len(self._namespace)}"
+            self._namespace[name] = b2.TimedArray(values, dt=self._h * 1e-3 * b2.second,
+                                                  name=name)
+            names.append(f"{name}(i * dt)")
+        return f" * {names[0]}", names[1]
 
     def _new_ring(self, kind, width, size):
         name = f"_pm_{kind}_{len(self._rings)}"
@@ -396,7 +420,8 @@ class Brian2Backend:
         per step with numpy, one ``min_delay`` later, as on NEST), so the
         input counts of two neurons correlate with coefficient f.
         """
-        group = self._group(population, "A rate proxy")
+        group, cells = self._group(population, "A rate proxy")
+        inside, _ = self._cells_code(group, cells)
         var, w = self._increment(population, synapse_weight, receptor_type, "A rate proxy")
         ring = self._new_ring("rate", 1, self.ring_steps)
         wname = self._constant("w", w)
@@ -406,7 +431,7 @@ class Brian2Backend:
         if shared_fraction > 0:
             shared = self._new_ring("shared", 1, self.ring_steps)
             terms += f" + {shared.name}({slot})"
-        self._run_regularly(group, f"{var} += {wname} * ({terms})", "synapses")
+        self._run_regularly(group, f"{var} += {wname} * ({terms}){inside}", "synapses")
         return RingInput(ring, max(1, self._steps(delay)), shared, float(shared_fraction))
 
     def _edges(self, t0, dt, n, shift):
@@ -428,12 +453,14 @@ class Brian2Backend:
 
     def add_train_sources(self, population, synapse_weight, delay, receptor_type):
         """One train per target neuron: per-step spike counts in a per-neuron ring."""
-        group = self._group(population, "A spike-train proxy")
+        group, cells = self._group(population, "A spike-train proxy")
+        inside, position = self._cells_code(group, cells)
         var, w = self._increment(population, synapse_weight, receptor_type, "A spike-train proxy")
         ring = self._new_ring("trains", population.size, self.ring_steps_trains)
         wname = self._constant("w", w)
-        index = f"((timestep(t, dt) % {ring.size}) * {ring.width} + i) * dt"
-        self._run_regularly(group, f"{var} += {wname} * {ring.name}({index})", "synapses")
+        index = f"((timestep(t, dt) % {ring.size}) * {ring.width} + {position}) * dt"
+        self._run_regularly(group, f"{var} += {wname} * {ring.name}({index}){inside}",
+                            "synapses")
         return RingInput(ring, max(1, self._steps(delay)))
 
     def set_trains(self, handle, trains, t0, dt):
@@ -462,13 +489,15 @@ class Brian2Backend:
 
     def add_current_source(self, population, delay=None):
         """A step current added to PyNN's ``i_inj``, changed by differences."""
-        group = self._group(population, "A current proxy")
+        group, cells = self._group(population, "A current proxy")
+        inside, _ = self._cells_code(group, cells)
         ring = self._new_ring("current", 1, self.ring_steps)
         unit = self._constant("nA", 1.0 * self.brian2.nA)
         size = ring.size
         now = f"{ring.name}((timestep(t, dt) % {size}) * dt)"
         before = f"{ring.name}(((timestep(t, dt) + {size - 1}) % {size}) * dt)"
-        self._run_regularly(group, f"i_inj += {unit} * ({now} - {before})", "before_groups")
+        self._run_regularly(group, f"i_inj += {unit} * ({now} - {before}){inside}",
+                            "before_groups")
         delay = self._min_steps * self._h if delay is None else float(delay)
         return RingInput(ring, max(1, self._steps(delay)))
 
@@ -481,23 +510,24 @@ class Brian2Backend:
         handle.ring.write(int(edges[0]), np.repeat(amplitudes, np.diff(edges)), self._step)
 
     def add_offset(self, population):
-        self._group(population, "An offset proxy")
-        if "i_offset" not in population.brian2_group.variables:
+        group, cells = self._group(population, "An offset proxy")
+        if "i_offset" not in group.variables:
             raise CapabilityError(
                 f"OffsetFromCoupling onto {type(population.celltype).__name__} is not supported "
                 "by the brian2 backend: the cell type has no i_offset. Fix: use a standard "
                 "integrate-and-fire cell type.")
-        return GroupVariable(population.brian2_group.variables["i_offset"], 1e9)
+        return GroupVariable(group.variables["i_offset"], 1e9,
+                             slice(None) if cells is None else cells)
 
     def set_offset(self, handle, value):
         """PyNN's ``i_offset`` (nA) on every neuron, written in Brian2's amperes."""
-        handle.variable.get_value()[:] = float(value) * 1e-9
+        handle.variable.get_value()[handle.cells] = float(value) * 1e-9
 
     #: PyNN state variable -> (Brian2 name, factor from SI to PyNN's units)
     _STATE_FACTORS = {"v": 1e3, "gsyn_exc": 1e6, "gsyn_inh": 1e6}
 
     def add_state_reader(self, population, variable):
-        self._group(population, "MeanState")
+        group, cells = self._group(population, "MeanState")
         translations = getattr(population.celltype, "state_variable_translations", {})
         if variable not in self._STATE_FACTORS or variable not in translations:
             raise CapabilityError(
@@ -505,14 +535,15 @@ class Brian2Backend:
                 f"{type(population.celltype).__name__}. Use a conductance-based cell type "
                 "(IF_cond_alpha, IF_cond_exp) for conductances.")
         name = translations[variable]["translated_name"]
-        return GroupVariable(population.brian2_group.variables[name], self._STATE_FACTORS[variable])
+        return GroupVariable(group.variables[name], self._STATE_FACTORS[variable],
+                             slice(None) if cells is None else cells)
 
     def read_state_mean(self, handle):
         """The population mean of a state variable, now, in PyNN's units."""
-        return float(np.mean(handle.variable.get_value())) * handle.factor
+        return float(np.mean(handle.variable.get_value()[handle.cells])) * handle.factor
 
     def add_spike_counter(self, population):
-        group = self._group(population, "Spike counting")
+        group, _ = self._group(population, "Spike counting")  # whole populations only
         b2 = self.brian2
         self._n_objects += 1
         monitor = b2.SpikeMonitor(group, record=True, name=f"pm_spikes_{self._n_objects}")

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import NumericalError
+from ..errors import CapabilityError, NumericalError, bad_value
 
 
 class ToSpikingProxy:
@@ -114,6 +114,25 @@ class BindContext:
     def population(self, name: str, region_index: int):
         """The population ``name`` of a region (None without a simulator)."""
         return self.regions[region_index].populations[name] if self.regions else None
+
+    def cells(self, proxy, region_index: int):
+        """The population a proxy drives or reads neuron by neuron: a Population or a view.
+
+        An Assembly is refused on every backend: an input's ``synapse_weight``
+        and receptor (and a state variable's meaning) are those of one cell
+        type, and an Assembly may join several.  Spike counts
+        (``SpikeRate``, ``InstantaneousRate``) accept Assemblies.
+        """
+        pop = self.population(proxy.population, region_index)
+        if pop is not None and getattr(pop, "populations", None) is not None:
+            raise CapabilityError(bad_value(
+                f"{type(proxy).__name__}.population", proxy.population,
+                f"a Population or a view in region {region_index}, not an Assembly: a proxy that "
+                "drives or reads neurons one by one gives each the same weight, receptor or "
+                "variable, which means one thing per cell type, and an Assembly may join "
+                "several (SpikeRate and InstantaneousRate accept Assemblies)",
+                "give one proxy per member population (name each in SpikingRegion.populations)"))
+        return pop
 
     def delay(self, delay: float | None) -> float:
         """A proxy's connection delay: its own, or one spiking step."""

@@ -57,7 +57,7 @@ class SourceRegionsBinding:
         self.integrated, self.spiking = [], []
         for (slot, i, j), delay in zip(pairs, delays):
             delay = round(delay / ctx.spiking_dt) * ctx.spiking_dt
-            handle = backend.add_rate_source(ctx.population(proxy.population, i),
+            handle = backend.add_rate_source(ctx.cells(proxy, i),
                                              proxy.synapse_weight, delay, proxy.receptor_type,
                                              proxy.shared_fraction)
             shift = source_shift(j, ctx.spiking_regions, interval)

@@ -102,7 +102,7 @@ class RateToPoisson(_SpikeInput):
 
             return SourceRegionsBinding(self, ctx)
         backend, dt = ctx.backend, ctx.dt
-        handles = [backend.add_rate_source(ctx.population(self.population, idx),
+        handles = [backend.add_rate_source(ctx.cells(self, idx),
                                            self.synapse_weight, ctx.delay(self.delay),
                                            self.receptor_type, self.shared_fraction)
                    for idx in ctx.spiking_regions]
@@ -150,7 +150,7 @@ class CurrentFromCoupling(_CouplingToCurrent):
 
     def bind(self, ctx):
         backend, dt = ctx.backend, ctx.dt
-        handles = [backend.add_current_source(ctx.population(self.population, idx),
+        handles = [backend.add_current_source(ctx.cells(self, idx),
                                               ctx.delay(self.delay))
                    for idx in ctx.spiking_regions]
         return ToSpikingBinding(self, ctx, handles,
@@ -172,7 +172,7 @@ class OffsetFromCoupling(_CouplingToCurrent):
 
     def bind(self, ctx):
         backend = ctx.backend
-        handles = [backend.add_offset(ctx.population(self.population, idx))
+        handles = [backend.add_offset(ctx.cells(self, idx))
                    for idx in ctx.spiking_regions]
         return ToSpikingBinding(self, ctx, handles,
                                 send_one=lambda h, v, t0, slot: backend.set_offset(h, v.mean()))
@@ -226,7 +226,7 @@ class ElephantTrains(_SpikeInput):
 
     def bind(self, ctx):
         backend, dt = ctx.backend, ctx.dt
-        pops = [ctx.population(self.population, idx) for idx in ctx.spiking_regions]
+        pops = [ctx.cells(self, idx) for idx in ctx.spiking_regions]
         handles = [backend.add_train_sources(pop, self.synapse_weight, ctx.delay(self.delay),
                                              self.receptor_type) for pop in pops]
 

@@ -201,7 +201,7 @@ class MeanState(ToTVBProxy):
 
     def bind(self, ctx):
         backend = ctx.backend
-        readers = [backend.add_state_reader(ctx.population(self.population, idx), self.variable)
+        readers = [backend.add_state_reader(ctx.cells(self, idx), self.variable)
                    for idx in ctx.spiking_regions]
         return _bind(self, ctx, lambda slot, *window: backend.read_state_mean(readers[slot]))
 

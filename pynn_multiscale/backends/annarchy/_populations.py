@@ -408,6 +408,15 @@ class PopulationView(_Subset):
     def __add__(self, other):
         return Assembly(self, other)
 
+    @property
+    def grandparent(self):
+        """The whole population the view selects from (PyNN's name for it)."""
+        return self.parent
+
+    def index_in_grandparent(self, indices):
+        """The view's neurons ``indices``, as indices in :attr:`grandparent` (as PyNN)."""
+        return self.mask[indices]
+
     def _parts(self):
         return [(self.parent, self.mask)]
 

@@ -32,7 +32,7 @@ Not available (ANNarchy would need its own per-step input mechanism):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,7 @@ class StateReader:
 
     population: Any
     name: str
+    cells: Any = field(default_factory=lambda: slice(None))  # a view's neurons in the population
 
 
 class AnnarchyBackend(WindowLoop):
@@ -123,14 +124,17 @@ class AnnarchyBackend(WindowLoop):
         ann = annarchy()
         net = state.network()
         src = net.create(ann.TimedPoissonPopulation(size, rates=[0.0], schedule=[0.0]))
-        proj = net.connect(src, population._ann, target=RECEPTORS[receptor_type])
+        whole, cells = _whole(population)
+        target = whole._ann if cells is None else whole._ann[cells.tolist()]  # ANNarchy's view
+        proj = net.connect(src, target, target=RECEPTORS[receptor_type])
         weight = abs(float(synapse_weight)) * population.celltype.weight_factor(state.dt)
         if size == 1:
             proj.all_to_all(weights=weight, delays=float(delay))
         else:
             proj.one_to_one(weights=weight, delays=float(delay))
-        state.extra_code_keys.append([kind, state.populations.index(population), size,
-                                      RECEPTORS[receptor_type]])
+        state.extra_code_keys.append([kind, state.populations.index(whole), size,
+                                      RECEPTORS[receptor_type]]
+                                     + ([] if cells is None else [cells.tolist()]))
         return src
 
     def add_rate_source(self, population, synapse_weight, delay, receptor_type,
@@ -210,16 +214,27 @@ class AnnarchyBackend(WindowLoop):
                 f"{type(population.celltype).__name__}: it records "
                 f"{sorted(population.celltype.recordables)}. Use a conductance-based cell type "
                 "for conductances.")
-        return StateReader(population, population.celltype.recordables[variable][0])
+        whole, cells = _whole(population)
+        return StateReader(whole, population.celltype.recordables[variable][0],
+                           slice(None) if cells is None else cells)
 
     def read_state_mean(self, handle):
-        return float(np.mean(getattr(handle.population._ann, handle.name)))
+        return float(np.mean(np.asarray(getattr(handle.population._ann,
+                                                handle.name))[handle.cells]))
 
     def recorded_signals(self, population) -> list:
         names = [n for n in population._signals]
         if not names:
             return []
         return list(population.get_data(names).segments[0].analogsignals)
+
+
+def _whole(population):
+    """(the whole population, a view's neurons there or None)."""
+    if getattr(population, "parent", None) is not None:
+        return population.grandparent, np.asarray(
+            population.index_in_grandparent(np.arange(population.size)), dtype=np.int64)
+    return population, None
 
 
 def make_backend(sim):
