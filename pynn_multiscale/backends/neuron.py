@@ -254,15 +254,18 @@ class NeuronBackend:
         if receptor_type not in ("excitatory", "inhibitory"):
             raise CapabilityError(f"receptor_type {receptor_type!r}: the neuron backend supports "
                                   "'excitatory' and 'inhibitory'")
-        attr = "esyn" if receptor_type == "excitatory" else "isyn"
-        if not cells or not all(hasattr(c, attr) for c in cells):
+        # PyNN's Projection takes the cell's attribute named by the receptor type
+        # (IF cells alias it to esyn/isyn; Izhikevich's is its voltage-jump process)
+        synapses = [getattr(c, receptor_type, None) for c in cells]
+        if not cells or any(s is None for s in synapses):
             raise CapabilityError(
                 f"proxies onto {type(celltype).__name__} are not supported by the neuron backend: "
                 "use a cell type with one excitatory and one inhibitory receptor "
-                "(IF_cond_alpha, IF_cond_exp, IF_curr_alpha, IF_curr_exp, EIF_cond_exp_isfa_ista)")
+                "(IF_cond_alpha, IF_cond_exp, IF_curr_alpha, IF_curr_exp, EIF_cond_exp_isfa_ista, "
+                "HH_cond_exp, Izhikevich)")
         conductance = getattr(celltype, "conductance_based", True)
         sign = -1.0 if (receptor_type == "inhibitory" and not conductance) else 1.0
-        return [getattr(c, attr) for c in cells], sign * float(weight)
+        return synapses, sign * float(weight)
 
     def _gids(self, n):
         first = self._next_gid

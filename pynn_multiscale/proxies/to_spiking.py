@@ -68,8 +68,9 @@ class RateToPoisson(_SpikeInput):
         ``N_E`` presynaptic neurons of the source region), ``lambda * N_E``
         for feedforward inhibition onto I.
     synapse_weight : float
-        Synaptic weight of each input spike, in PyNN units (uS for
-        conductance-based cells, nA for current-based ones).
+        Synaptic weight of each input spike, in PyNN units, as in a PyNN
+        Projection (uS for conductance-based cells, nA for current-based
+        ones, a voltage jump in mV for Izhikevich).
     delay : float, optional
         Synaptic delay (ms) of the proxy's connections; default one spiking
         time step.  It adds to the connectome delay.

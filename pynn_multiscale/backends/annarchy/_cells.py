@@ -29,9 +29,9 @@ models the conductance that drives ``v`` is ANNarchy's ``alpha_exc``/``alpha_inh
 (``g_alpha_exc`` in the adapter's models).
 ANNarchy's alpha kernel peaks at ``exp((tau - dt/2)/tau)`` times NEST's
 (0.5% high at tau 0.3 ms, dt 0.1 ms: measured, and left as it is).
-Izhikevich's input is instantaneous in ANNarchy (``v += g_exc * dt``) and a
-jump of ``1000 * weight`` mV in NEST: its weights are multiplied by
-``1000 / dt``.
+Izhikevich's weights are voltage jumps in mV in PyNN (on NEST, Brian2 and
+NEURON alike); its input is instantaneous in ANNarchy (``v += g_exc * dt``),
+so its weights are divided by ``dt``.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ class Izhikevich(StandardCellType):
     fixed = {"v_thresh": 30.0, "noise": 0.0, "tau_refrac": 0.0}
 
     def weight_factor(self, dt):
-        return 1000.0 / dt
+        return 1.0 / dt  # PyNN's jump of w mV is v += (w / dt) * dt
 
 
 class SpikeSourcePoisson(StandardCellType):

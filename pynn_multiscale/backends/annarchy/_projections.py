@@ -147,7 +147,8 @@ class FromListConnector(_Connector):
 
 
 class StaticSynapse:
-    """A fixed weight (uS for conductance-based cells, nA for current-based) and delay (ms)."""
+    """A fixed weight (uS for conductance-based cells, nA for current-based, mV for
+    Izhikevich) and delay (ms)."""
 
     def __init__(self, weight=0.0, delay=None):
         self.weight, self.delay = weight, delay
