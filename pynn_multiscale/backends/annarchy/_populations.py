@@ -96,6 +96,7 @@ class Population(_Subset):
         self._signals = {}    # PyNN variable -> list of (n, size) chunks
         self._initial = {}    # PyNN variable -> values at the start of recording
         self._record_start = {}
+        self._every = {}  # PyNN variable -> sampling interval in steps
         state.populations.append(self)
         params = {k: v for k, v in ct.parameters.items()
                   if not isinstance(ct, (_cells.SpikeSourcePoisson, _cells.SpikeSourceArray))
@@ -220,8 +221,14 @@ class Population(_Subset):
         """Record ``"spikes"`` and/or state variables (``"v"``, ``"gsyn_exc"``...)."""
         if to_file is not None:
             raise _outside("Population.record", "to_file")
-        if sampling_interval is not None and abs(sampling_interval - state.dt) > 1e-12:
-            raise _outside("Population.record", "sampling_interval")
+        every = 1
+        if sampling_interval is not None:
+            every = int(round(sampling_interval / state.dt))
+            if every < 1 or abs(every * state.dt - sampling_interval) > 1e-9 * state.dt:
+                raise ConfigurationError(bad_value(
+                    "sampling_interval", sampling_interval,
+                    f"a whole number of time steps ({state.dt} ms)",
+                    f"pass a multiple of {state.dt} ms"))
         if variables is None:
             return
         if variables == "all":
@@ -241,6 +248,7 @@ class Population(_Subset):
             ann_name, _ = self.celltype.recordables[name]
             self._monitors[name] = state.network().monitor(self._ann, [ann_name])
             self._signals[name] = []
+            self._every[name] = every
             self._record_start[name] = state.steps(state.t)
             self._initial[name] = np.array(np.broadcast_to(
                 np.asarray(getattr(self._ann, ann_name), dtype=float), (self.size,)))
@@ -341,9 +349,10 @@ class Population(_Subset):
             if lag:  # sample k is the state at (k + 1) dt: the initial state comes first
                 data = np.concatenate([self._initial[name][None, :], data])
             start = self._record_start[name] * state.dt
+            every = self._every[name]  # recorded every step, sampled as PyNN would
             signal = neo.AnalogSignal(
-                data[:, mask], units=_UNITS.get(name, "dimensionless"), t_start=start * pq.ms,
-                sampling_period=state.dt * pq.ms, name=name, source_population=self.label,
+                data[::every, mask], units=_UNITS.get(name, "dimensionless"),
+                t_start=start * pq.ms, sampling_period=every * state.dt * pq.ms, name=name, source_population=self.label,
                 channel_ids=mask.copy(), array_annotations={"channel_index": np.arange(len(mask))})
             segment.analogsignals.append(signal)
         if clear:
