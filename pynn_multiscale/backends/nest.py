@@ -36,6 +36,8 @@ Mechanisms, and why:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,6 +145,55 @@ class NestBackend(WindowLoop):
         self._step = int(round(self.nest.biological_time / self._dt))
         self.nest.Prepare()
         self._prepared = True
+        self._patch_get_data(True)
+
+    def _patch_get_data(self, on):
+        """PyNN's ``get_data`` reads with PyNN's clock set right while the loop runs.
+
+        The native loop does not advance PyNN's clock, and PyNN's own read then
+        fails with an IndexError; a builder's ``pop.get_data()`` inside the
+        ``with`` block gets what it recorded up to now, as on the other backends.
+        """
+        for cls in (self.sim.Population, self.sim.PopulationView, self.sim.Assembly):
+            if on and "get_data" not in vars(cls):
+                original = cls.get_data
+
+                @functools.wraps(original)
+                def get_data(pop, *args, _original=original, **kwargs):
+                    with self._pynn_now():
+                        return _original(pop, *args, **kwargs)
+                cls.get_data = get_data
+            elif not on and "get_data" in vars(cls) and hasattr(cls.get_data, "__wrapped__"):
+                del cls.get_data
+
+    @contextlib.contextmanager
+    def _pynn_now(self):
+        """PyNN believes it is running and that its clock is NEST's (co-simulation time).
+
+        PyNN's own clock stands one ``min_delay`` behind NEST's and is not
+        moved by the native loop; its time offset stays 0, so spike times
+        are NEST's, unshifted.
+        """
+        state = self.sim.simulator.state
+        cls, running = type(state), state.running
+        clock = vars(cls)["t"]
+        cls.t = property(lambda s: float(np.around(s.t_kernel, decimals=12)))
+        state.running = True
+        try:
+            yield
+        finally:
+            cls.t, state.running = clock, running
+
+    @contextlib.contextmanager
+    def _pynn_clock(self):
+        """PyNN believes it is running, with its clock at co-simulation time."""
+        state = self.sim.simulator.state
+        saved = state.running, state._time_offset
+        state.running, state._time_offset = True, -state.min_delay
+        try:
+            yield
+        finally:
+            state.running, state._time_offset = saved
 
     def advance(self, t_stop):
         if self._flush_pending:
@@ -164,6 +215,7 @@ class NestBackend(WindowLoop):
         self._flush_pending = False
 
     def finish(self):
+        self._patch_get_data(False)
         if self._prepared:
             self.nest.Cleanup()
             self._prepared = False
@@ -180,9 +232,12 @@ class NestBackend(WindowLoop):
                 f"Poisson proxies onto {celltype} are not supported by the nest backend: "
                 "use a cell type with one excitatory and one inhibitory receptor "
                 "(IF_cond_alpha, IF_cond_exp, IF_curr_alpha, IF_curr_exp, EIF_cond_exp_isfa_ista)")
-        # PyNN's uS (conductance) and nA (current) become NEST's nS and pA.
+        # PyNN's uS (conductance) and nA (current) become NEST's nS and pA; a cell type
+        # whose weights are voltage jumps (Izhikevich: mV) undoes that, as PyNN's
+        # Projection does (receptor_scale)
         sign = -1.0 if receptor_type == "inhibitory" else 1.0
-        return {"weight": sign * 1000.0 * weight, "delay": float(delay)}
+        scale = 1000.0 * getattr(population.celltype, "receptor_scale", 1.0)
+        return {"weight": sign * scale * weight, "delay": float(delay)}
 
     def add_rate_source(self, population, synapse_weight, delay, receptor_type,
                         shared_fraction=0.0):
@@ -359,13 +414,8 @@ class NestBackend(WindowLoop):
         names = recorded_signal_names(population)
         if not names:
             return []
-        state = self.sim.simulator.state
-        saved = state.running, state._time_offset
-        state.running, state._time_offset = True, -state.min_delay
-        try:
+        with self._pynn_clock():
             block = population.get_data(names)
-        finally:
-            state.running, state._time_offset = saved
         return list(block.segments[-1].analogsignals)
 
 

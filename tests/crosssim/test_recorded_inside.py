@@ -3,9 +3,9 @@
 The co-simulation counts every population's spikes too; on ANNarchy it used
 to drain the adapter's spike record, so ``get_data()`` silently returned
 empty trains.  Here the spikes from ``get_data()`` equal those of
-``result.spiking``, on every backend where PyNN's own reading works inside the
-block (on NEST it raises PyNN's IndexError: PyNN's clock is not advanced by
-the native loop; see docs/backends.md).
+``result.spiking``, on every backend (on NEST PyNN's own read raised an
+IndexError, its clock not being advanced by the native loop; the backend now
+sets it for the read: see docs/backends.md).
 """
 
 import numpy as np
@@ -34,7 +34,7 @@ def _both(simulator):
     return ours, pynn
 
 
-@pytest.mark.parametrize("simulator", ["annarchy", "brian2", "neuron"])
+@pytest.mark.parametrize("simulator", ["nest", "annarchy", "brian2", "neuron"])
 def test_get_data_inside_the_block_has_every_spike(simulator):
     ours, pynn = isolated(_both)(simulator)
     assert len(ours) >= 10 and len(pynn) == len(ours)
