@@ -41,14 +41,16 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .backends import capabilities_of, get_backend
-from .errors import ConfigurationError, ConfigurationTypeError, NumericalError, bad_value
+from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError, NumericalError,
+                     bad_value)
 from .pipeline import ForkedTVB, LocalTVB
 from .plan import (check_capabilities, check_proxy_list,
                    check_variables, derive_seeds, divided_min_delay, longest_interval, make_plan)
 from .proxies.binding import BindContext, NumpyGlobalStream, ToSpikingProxy, ToTVBProxy
 from .recording import Recording
-from .region import (cell_pieces, check_built_region, check_delays, check_receptor_guesses,
-                     delay_error, piece_lookup, projections_made, spikes_of)
+from .region import (cell_pieces, check_built_region, check_cell_types, check_delays,
+                     check_receptor_guesses, delay_error, piece_lookup, projections_made,
+                     spikes_of)
 from .tvb import TVBEngine, validate_region_indices
 
 __all__ = ["CoSimulation", "RunTerminated", "derive_seeds", "divided_min_delay",
@@ -169,6 +171,15 @@ def build_regions(backend, build_region, plan, labels) -> dict:
         try:
             with projections_made(backend.sim) as (made, guessed):
                 built = build_region(backend.sim, idx, labels[idx], rng)
+        except AttributeError as exc:
+            if getattr(exc, "obj", None) is backend.sim:  # e.g. native_cell_type off NEST
+                raise CapabilityError(
+                    f"build_region for region {idx} ({labels[idx]}) uses sim.{exc.name}, which "
+                    f"{backend.sim.__name__} does not have: that part of PyNN is not available "
+                    f"on the {backend.name} backend (docs/backends.md lists what each backend "
+                    "runs). Fix: run this builder on a backend that has it, or write the region "
+                    "with PyNN's standard models.") from exc
+            raise
         except Exception as exc:
             if _is_delay_error(exc):
                 name = next((getattr(e, "projection_name", None) for e in _chain(exc)
@@ -177,9 +188,11 @@ def build_regions(backend, build_region, plan, labels) -> dict:
                                   idx, labels[idx], plan.min_delay, plan.spiking_dt) from exc
             raise
         regions[idx] = check_built_region(built, idx)
+        check_cell_types(backend, regions[idx], made, idx, labels[idx])
         check_receptor_guesses(guessed, idx, labels[idx])
         if not getattr(backend, "refuses_short_delays", False):  # else refused when made
-            check_delays(made, idx, labels[idx], plan.min_delay, plan.spiking_dt)
+            check_delays(made, idx, labels[idx], plan.min_delay, plan.spiking_dt,
+                         getattr(backend, "projection_delays", None))
     _check_populations(plan, regions, labels)
     return regions
 
@@ -237,9 +250,8 @@ def _check_runaway(cosim, window_spikes, t0, n_steps) -> None:
                 f"at {rate:.1f} Hz between t = {t0:g} and {t0 + span:g} ms, above "
                 f"max_rate={cosim.plan.max_rate:g} Hz. Likely cause: runaway excitation (too "
                 "strong excitatory or input weights, too weak inhibition), or a cell model the "
-                "simulator integrates unstably at this time step (PyNN's Brian2 HH_cond_exp at "
-                "0.1 ms: docs/backends.md, upstream defects); raise max_rate if the rate is "
-                "intended.")
+                "simulator integrates unstably at this time step (docs/backends.md, upstream "
+                "defects); raise max_rate if the rate is intended.")
 
 
 def _progress_bar(progress, total):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ConfigurationError, ConfigurationTypeError, bad_value
+from .errors import CapabilityError, ConfigurationError, ConfigurationTypeError, bad_value
 
 
 @dataclass
@@ -114,6 +114,27 @@ def check_built_region(result, region_index: int) -> SpikingRegion:
     return result
 
 
+def check_cell_types(backend, region, projections, region_index: int, label: str) -> None:
+    """Refuse a cell type the backend lists in ``refused_cell_types`` (an upstream defect).
+
+    The populations looked at are the named ones and every projection's ends.
+    """
+    refused = getattr(backend, "refused_cell_types", {})
+    if not refused:
+        return
+    ends = list(region.populations.values())
+    ends += [end for proj in projections for end in (proj.pre, proj.post)]
+    for pop in ends:
+        for whole, _ in cell_pieces(pop):
+            name = type(whole.celltype).__name__
+            if name in refused:
+                raise CapabilityError(bad_value(
+                    f"cell type of population {whole.label!r}", name,
+                    f"a cell type the {backend.name} backend runs correctly in region "
+                    f"{region_index} ({label}): {refused[name]}",
+                    f"run {name} cells on another backend (docs/backends.md, upstream defects)"))
+
+
 def check_receptor_guesses(projections, region_index: int, label: str) -> None:
     """Refuse or warn about projections whose receptor type was chosen by default.
 
@@ -197,8 +218,21 @@ def delay_error(name: str, smallest, region_index: int, label: str, min_delay: f
         "shortest synaptic delay> to CoSimulation"))
 
 
+def connection_values(proj, name: str) -> np.ndarray:
+    """Every connection's ``name`` (e.g. "delay") of a PyNN Projection, flat.
+
+    PyNN's list format, or its array format where the list fails (PyNN's
+    Brian2 backend raises on a projection of one connection).
+    """
+    try:
+        return np.asarray(proj.get(name, format="list", with_address=False), dtype=float).ravel()
+    except (TypeError, ValueError):
+        values = np.asarray(proj.get(name, format="array"), dtype=float)
+        return values[np.isfinite(values)]
+
+
 def check_delays(projections, region_index: int, label: str, min_delay: float,
-                 spiking_dt: float) -> None:
+                 spiking_dt: float, delays_of=None) -> None:
     """Every delay of every projection is at least ``min_delay``, checked the same on every backend.
 
     NEST and the ANNarchy adapter refuse such a delay when the projection is
@@ -206,11 +240,11 @@ def check_delays(projections, region_index: int, label: str, min_delay: float,
     their backends set ``refuses_short_delays`` so this check is skipped);
     PyNN's Brian2 backend would run with it, negative delays included, and
     NEURON would stop in the first run with an error that names no
-    projection.
+    projection.  ``delays_of(proj)``: a backend's own reader of a projection's
+    delays (ms), where PyNN's ``get`` fails.
     """
     for proj in projections:
-        delays = np.asarray(proj.get("delay", format="list", with_address=False),
-                            dtype=float).ravel()
+        delays = delays_of(proj) if delays_of else connection_values(proj, "delay")
         if delays.size and delays.min() < min_delay - 1e-9 * spiking_dt:
             name = proj.label or f"{proj.pre.label} -> {proj.post.label}"
             raise delay_error(name, float(delays.min()), region_index, label, min_delay,

@@ -497,3 +497,59 @@ def test_upstream_hh_cond_exp_diverges_at_0_1_ms():
     fine, fine_nan = isolated(_hh_max_abs_v)(0.01)
     assert coarse_nan or coarse > 1e6
     assert not fine_nan and 40.0 < fine < 100.0
+
+
+def _hh_spikes(dt):
+    """Spike times (ms) PyNN's Brian2 HH_cond_exp reports under 0.5 nA for 50 ms at ``dt``."""
+    import pyNN.brian2 as sim
+
+    from pynn_multiscale.backends.brian2 import apply_codegen_target
+
+    sim.setup(timestep=dt)
+    apply_codegen_target()
+    cell = sim.Population(1, sim.HH_cond_exp(i_offset=0.5))
+    cell.record(["spikes", "v"])
+    sim.run(50.0)
+    block = cell.get_data()
+    times = np.asarray(block.segments[0].spiketrains[0].magnitude)
+    v = block.segments[0].analogsignals[0].magnitude[:, 0]
+    sim.end()
+    upward = int(np.sum((v[1:] > -40.0) & (v[:-1] <= -40.0)))  # action potentials
+    return times.tolist(), upward
+
+
+def test_upstream_hh_cond_exp_reports_a_spike_in_every_step_above_threshold():
+    """Upstream defect (docs/backends.md): PyNN's Brian2 HH_cond_exp has the threshold
+    ``v > -40 mV`` and no refractoriness, so each action potential is reported as a spike
+    in every step V stays above -40 mV.  The Brian2 backend refuses HH_cond_exp for it.
+    Fails once PyNN reports one spike per action potential.
+    """
+    from isolation import isolated
+
+    times, upward = isolated(_hh_spikes)(0.01)
+    assert upward >= 2
+    assert len(times) > 10 * upward  # dozens of "spikes" per action potential
+    assert np.min(np.diff(times)) <= 0.01 + 1e-9  # in consecutive steps
+
+
+def test_the_backend_refuses_hh_cond_exp_naming_the_defect():
+    from isolation import isolated
+
+    message = isolated(_refused_hh)()
+    assert "without refractoriness" in message and "Fix:" in message
+
+
+def _refused_hh():
+    import pynn_multiscale as pm
+    from pynn_multiscale.backends import simulator_module
+    from pynn_multiscale.models import red_wong_wang as rww
+
+    def build(sim, idx, label, rng):
+        return pm.SpikingRegion({"E": sim.Population(4, sim.HH_cond_exp())})
+
+    try:
+        pm.CoSimulation(rww.tvb_simulator(), simulator_module("brian2"), spiking_regions=[31],
+                        build_region=build, to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")])
+    except pm.CapabilityError as exc:
+        return str(exc)
+    return None

@@ -119,3 +119,20 @@ def test_capabilities_are_the_protocols_a_backend_implements():
                         NoRates(), spiking_regions=[1], to_spiking=[SquareRootRate("R", "E")],
                         to_tvb=[DoubledReplay("Rin")])
     assert "poisson_rate" in str(excinfo.value) and "pyNN.nest" in str(excinfo.value)
+
+
+def test_a_views_and_an_assemblys_spikes_come_from_their_whole_populations():
+    """region.piece_lookup / spikes_of: names take their cells' spikes, in their own order."""
+    from pynn_multiscale.region import piece_lookup, spikes_of
+
+    spikes = {"e": (np.array([1.0, 2.0, 3.0, 4.0]), np.array([0, 3, 2, 4])),
+              "i": (np.array([1.5, 2.5]), np.array([1, 0]))}
+    sizes = {"e": 5, "i": 2}
+    whole = piece_lookup([("e", None)], sizes)
+    assert spikes_of(whole, spikes) is spikes["e"]  # a whole population: untouched
+    view = piece_lookup([("e", np.array([4, 2]))], sizes)  # e[[4, 2]]
+    t, i = spikes_of(view, spikes)
+    assert t.tolist() == [3.0, 4.0] and i.tolist() == [1, 0]
+    both = piece_lookup([("e", np.array([3])), ("i", None)], sizes)  # e[3:4] + i
+    t, i = spikes_of(both, spikes)
+    assert t.tolist() == [2.0, 1.5, 2.5] and i.tolist() == [0, 2, 1]

@@ -90,6 +90,7 @@ up.  The test suite runs Brian2 on ``numpy`` (set in ``tests/conftest.py``).
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -198,6 +199,13 @@ class Brian2Backend:
     """The Brian2 backend (see the module docstring)."""
 
     name = "brian2"
+    #: Cell types refused in a region, and why (upstream defects, docs/backends.md).
+    refused_cell_types = {
+        "HH_cond_exp": "PyNN's Brian2 HH_cond_exp has a threshold (v > -40 mV) without "
+                       "refractoriness, so Brian2 reports a spike in every time step V stays above "
+                       "it (dozens per action potential; each one is sent to the cell's targets), "
+                       "and integrates it with explicit Euler, which diverges at dt 0.1 ms",
+    }
 
     #: Steps held by a rate or current ring (a power of 2).
     ring_steps = 8192
@@ -336,6 +344,17 @@ class Brian2Backend:
             between(k)
 
     # ------------------------------------------------------------- helpers
+    @staticmethod
+    def projection_delays(projection):
+        """Every connection's delay (ms), read from its Brian2 ``Synapses``.
+
+        PyNN's ``Projection.get`` raises NotImplementedError for a projection
+        from or onto an Assembly, and fails on a projection of one connection.
+        """
+        parts = [np.asarray(syn.delay_[:], dtype=float) * 1e3
+                 for row in projection._brian2_synapses.values() for syn in row.values()]
+        return np.concatenate(parts) if parts else np.empty(0)
+
     @staticmethod
     def _group(population, what):
         """(the Brian2 group of a Population or view, the view's neurons there or None)."""
@@ -627,6 +646,7 @@ def batch_projections(enabled: bool = True):
                 self._pending.setdefault((i_group, j_group), []).append((i, j, parameters))
                 self._n_connections += i.size
 
+    @functools.wraps(original_init)  # keeps PyNN's signature (the receptor check reads it)
     def __init__(self, *args, **kwargs):
         self._pending = {}
         original_init(self, *args, **kwargs)
