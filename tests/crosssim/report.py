@@ -165,10 +165,37 @@ def report():
     return "\n".join(lines)
 
 
+BEGIN = "<!-- the capability table: written by python tests/crosssim/report.py --features -->"
+END = "<!-- end of the capability table -->"
+
+
+def write_features_table(stdout_only=False):
+    import features as F
+    import test_features as TF
+
+    rows = F.table({s: F.coverage(s) for s in TF.SIMULATORS})
+    text = "\n".join(rows)
+    print(text)
+    if stdout_only:
+        return
+    path = os.path.join(HERE, "..", "..", "docs", "backends.md")
+    with open(path) as f:
+        doc = f.read()
+    head, rest = doc.split(BEGIN)
+    _, tail = rest.split(END)
+    with open(path, "w") as f:
+        f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stdout", action="store_true", help="print only, write nothing")
+    parser.add_argument("--features", action="store_true",
+                        help="the capability table of the PyNN coverage suite, into "
+                             "docs/backends.md (between its markers)")
     args = parser.parse_args(argv)
+    if args.features:
+        return write_features_table(args.stdout)
     text = report()
     print(text)
     if not args.stdout:
