@@ -21,7 +21,11 @@ region builders use, so the same builder runs on ANNarchy unchanged:
 * **random numbers**: PyNN's own ``RandomDistribution`` and ``NumpyRNG``.
 
 Anything else of PyNN's API raises ``NotImplementedError`` naming the
-feature.  The network is compiled at the first ``run`` and the compiled code
+feature; in particular, outside the subset on purpose: ``structure=`` and
+``pyNN.space`` with the distance-dependent connectors, ``HH_cond_exp``,
+``native_cell_type`` and ``native_synapse_type`` (NEST's own models), and
+plasticity (``STDPMechanism``: ANNarchy's STDP synapse has additive weight
+dependence only and its own update timing; see docs/backends.md).  The network is compiled at the first ``run`` and the compiled code
 is cached (see :mod:`._simulator`); populations and projections cannot be
 added after that.
 
