@@ -102,6 +102,7 @@ def test_a_proxy_spike_gives_the_psp_of_a_projection_spike(simulator):
 
 
 N_ADAPTER, RATE = 100, 500.0
+SAMPLE = 0.5  # ms between V samples (time averages need no more)
 
 
 def _mean_depolarisation(scale):
@@ -115,9 +116,9 @@ def _mean_depolarisation(scale):
         for c in ADAPTER_CELLS:
             for role in ("proxy", "proj"):
                 pops[f"{c} {role}"] = p = sim.Population(N_ADAPTER, getattr(sim, c)())
-                p.record("v")
+                p.record("v", sampling_interval=SAMPLE)
             pops[f"{c} ctrl"] = ctrl = sim.Population(1, getattr(sim, c)())
-            ctrl.record("v")
+            ctrl.record("v", sampling_interval=SAMPLE)
             src = sim.Population(N_ADAPTER, sim.SpikeSourcePoisson(rate=RATE))
             sim.Projection(src, pops[f"{c} proj"], sim.OneToOneConnector(),
                            sim.StaticSynapse(weight=CELLS[c] * scale / 10, delay=1.0),
@@ -135,7 +136,7 @@ def _mean_depolarisation(scale):
         result = cosim.run(500.0)
     v = {s.annotations["population"]: np.asarray(s)
          for s in result.spiking[1].segments[0].analogsignals if s.name == "v"}
-    skip = int(50.0 / DT)  # the first 50 ms: the cells settle
+    skip = int(50.0 / SAMPLE)  # the first 50 ms: the cells settle
     return {c: tuple((v[f"{c} {r}"][skip:] - v[f"{c} ctrl"][skip:]).mean(axis=0)
                      for r in ("proxy", "proj")) for c in ADAPTER_CELLS}
 
