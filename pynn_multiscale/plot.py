@@ -202,3 +202,44 @@ def summary(result, path=None, max_neurons: int = 200, monitor: str | None = Non
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def transfer(levels, mean, sem, mean_field, corrected=None, ax=None, path=None,
+             xlabel="constant input", ylabel="rate (Hz)", title=None):
+    """A pair's transfer check: the mass's steady states as a curve, the spiking points with error bars.
+
+    Parameters
+    ----------
+    levels : array (n,)
+        The inputs.
+    mean, sem : array (n,)
+        The spiking region's value and its standard error (over seeds).
+    mean_field : array (n,) or (levels_fine, values_fine)
+        The mass's steady states at ``levels``, or a finer curve.
+    corrected : array (n,), optional
+        The mass's value corrected by the pair's derived deviation (drawn as
+        open circles).
+    path : str, optional
+        Save the figure there.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
+    if isinstance(mean_field, tuple):
+        ax.plot(*mean_field, color="0.3", label="mean field")
+    else:
+        ax.plot(levels, mean_field, "-", color="0.3", label="mean field")
+    if corrected is not None:
+        ax.plot(levels, corrected, "o", mfc="none", color="C1",
+                label="mean field + derived deviation")
+    ax.errorbar(levels, mean, yerr=3 * np.asarray(sem), fmt=".", color="C0",
+                label="spiking (± 3 SE)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(frameon=False, fontsize=8)
+    if path is not None:
+        ax.figure.savefig(path, dpi=120)
+    return ax
