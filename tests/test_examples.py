@@ -24,6 +24,20 @@ def test_use_case_example_runs_on(simulator, tmp_path):
         assert (out / name).exists(), name
 
 
+@pytest.mark.slow
+def test_montbrio_qif_example_runs_on_nest(tmp_path):
+    """The MPR <-> QIF example, same command-line contract, 26 ms with 200 neurons per region."""
+    out = tmp_path / "mpr"
+    example = os.path.join(HERE, "..", "examples", "montbrio_qif.py")
+    done = subprocess.run([sys.executable, example, "--duration", "26", "--neurons", "200",
+                           "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = [x for x in done.stdout.splitlines() if x.startswith("mean rates")]
+    assert line and "r_superiortemporal/QIF" in line[0], done.stdout
+    for name in ("tvb.nc", "metadata.json", "summary.png", "spiking_region_65.nix"):
+        assert (out / name).exists(), name
+
+
 SEEDS, DURATION = (1, 2, 3), 500
 
 

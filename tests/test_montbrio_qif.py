@@ -27,7 +27,7 @@ from pynn_multiscale.models import montbrio_qif as mpr
 from pynn_multiscale.models import transfer
 
 #: Six inputs spanning the mean field's range (low state below, high state above the
-#: bistable range, which lies between about I = -0.1 and 1.6 for eta -5, J 15, Delta 1).
+#: bistable range, which lies between I = -0.74 and 1.86 for eta -5, J 15, Delta 1).
 LEVELS = (-6.0, -4.0, -2.0, 2.0, 4.0, 6.0)
 N = 1000
 #: The network starts in the low state and needs up to 350 ms to reach the high one.

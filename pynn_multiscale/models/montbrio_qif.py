@@ -207,8 +207,9 @@ class MontbrioPazoRoxinSpiking(MontbrioPazoRoxin):
         return out
 
 
-#: Global coupling of the example (see docs/models.md).
-G_DEFAULT = 1.0
+#: Global coupling of the example: connectivity_68's rows sum to about 0.06, so G = 30
+#: gives a region a long-range input I of about 0.1 in the low state (docs/models.md).
+G_DEFAULT = 30.0
 #: Additive noise on V (TVB's nsig; 0 gives a deterministic integrator).
 NSIG_DEFAULT = 0.0
 
