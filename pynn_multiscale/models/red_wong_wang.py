@@ -24,6 +24,7 @@ from tvb.simulator.models.wong_wang_exc_inh import ReducedWongWangExcInh
 
 from ..errors import ConfigurationError, bad_value
 from ..region import SpikingRegion
+from ._tvb_side import check_range, constant_history, heun, load_connectivity  # noqa: F401 (constant_history: public here)
 
 # --------------------------------------------------------------------- TVB side
 
@@ -178,28 +179,6 @@ G_DEFAULT = 1.0
 NSIG_DEFAULT = 5e-5
 
 
-def _check_range(name, value, lo, hi, strict_lo=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-            or not math.isfinite(value) or value < lo or value > hi or (strict_lo and value <= lo):
-        span = f"{'>' if strict_lo else '>='} {lo:g}" + (f" and <= {hi:g}" if math.isfinite(hi) else "")
-        raise ConfigurationError(bad_value(name, value, f"a finite number {span}",
-                                           "pass a value in that range"))
-
-
-def constant_history(values, conn, dt):
-    """Initial conditions holding ``values`` (one per state variable) in every region.
-
-    TVB pads initial conditions shorter than its history horizon with random
-    values from ``model.initial()``; giving the whole horizon avoids that.
-    """
-    conn.configure()
-    conn.set_idelays(dt)
-    horizon = int(conn.idelays.max()) + 1
-    values = np.asarray(values, dtype=float)
-    n = conn.weights.shape[0]
-    return np.broadcast_to(values[None, :, None, None], (horizon, values.size, n, 1)).copy()
-
-
 def tvb_simulator(connectivity="connectivity_68", G=G_DEFAULT, lamda=0.0, nsig=NSIG_DEFAULT,
                   dt=0.1, speed=3.0, noise_seed=42, monitors=None, tau_rin=10.0):
     """Build the TVB simulator of workload W1 (not configured).
@@ -228,24 +207,14 @@ def tvb_simulator(connectivity="connectivity_68", G=G_DEFAULT, lamda=0.0, nsig=N
     for name, value, lo, hi in (("G", G, 0.0, math.inf), ("lamda", lamda, 0.0, 1.0),
                                 ("nsig", nsig, 0.0, math.inf), ("dt", dt, 0.0, math.inf),
                                 ("speed", speed, 0.0, math.inf), ("tau_rin", tau_rin, 0.0, math.inf)):
-        _check_range(name, value, lo, hi, strict_lo=name in ("dt", "speed"))
-    from tvb.datatypes import connectivity as tvb_connectivity
-    from tvb.simulator import coupling, integrators, noise, simulator
+        check_range(name, value, lo, hi, strict_lo=name in ("dt", "speed"))
+    from tvb.simulator import coupling, simulator
     from tvb.simulator import monitors as tvb_monitors
 
-    if isinstance(connectivity, str):
-        name = connectivity if connectivity.endswith(".zip") else connectivity + ".zip"
-        conn = tvb_connectivity.Connectivity.from_file(name)
-    else:
-        conn = connectivity
-    conn.speed = np.array([float(speed)])
+    conn = load_connectivity(connectivity, speed)
     model = ReducedWongWangExcInhRates(G=np.array([float(G)]), lamda=np.array([float(lamda)]),
                                        tau_rin=np.array([float(tau_rin)]))
-    if nsig > 0:
-        integrator = integrators.HeunStochastic(
-            dt=dt, noise=noise.Additive(nsig=np.array([nsig, nsig]), noise_seed=noise_seed))
-    else:
-        integrator = integrators.HeunDeterministic(dt=dt)
+    integrator = heun(dt, [nsig, nsig], noise_seed)
     initial = constant_history([FIXED_POINT[v] for v in model.state_variables], conn, dt)
     return simulator.Simulator(
         model=model, connectivity=conn, coupling=coupling.Linear(a=np.array([1.0])),
