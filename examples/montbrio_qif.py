@@ -21,7 +21,6 @@ spiking population on one line.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import os
 import sys
@@ -29,17 +28,13 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import pynn_multiscale as pm  # noqa: E402
-from pynn_multiscale.backends import SIMULATORS, simulator_module  # noqa: E402
+from pynn_multiscale.backends import simulator_module  # noqa: E402
+from pynn_multiscale.cli import example_parser, finish_example  # noqa: E402
 from pynn_multiscale.models import montbrio_qif as mpr  # noqa: E402
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--simulator", choices=sorted(SIMULATORS), default="nest",
-                        help="the spiking simulator (default nest)")
-    parser.add_argument("--duration", type=float, default=1000.0, help="biological time in ms")
-    parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--seed", type=int, default=42, help="the one seed (default 42)")
+    parser = example_parser(__doc__.splitlines()[0])
     parser.add_argument("--G", type=float, default=mpr.G_DEFAULT,
                         help="global coupling, in units of J")
     parser.add_argument("--neurons", type=int, default=1000, help="QIF neurons per region")
@@ -54,18 +49,7 @@ def main(argv=None):
                          to_spiking=mpr.default_to_spiking(), to_tvb=mpr.default_to_tvb(),
                          seed=args.seed, spiking_timestep=0.05, pipeline=args.pipeline) as cosim:
         result = cosim.run(args.duration)
-    result.save(args.out)
-    from pynn_multiscale.plot import summary
-
-    summary(result, os.path.join(args.out, "summary.png"))
-    parts = []
-    for idx, block in sorted(result.spiking.items()):
-        for st in block.segments[0].spiketrains:
-            rate = 1000.0 * len(st) / (st.annotations["size"] * args.duration)
-            parts.append(f"{block.annotations['region_label']}/{st.annotations['population']} "
-                         f"{rate:.2f} Hz")
-    print(f"mean rates ({args.simulator}, {args.duration:g} ms): " + ", ".join(parts))
-
+    finish_example(result, args)
 
 if __name__ == "__main__":
     main()

@@ -126,6 +126,45 @@ def plot(args) -> int:
     return 0
 
 
+def example_parser(description: str) -> argparse.ArgumentParser:
+    """The command line every example in ``examples/`` shares.
+
+    ``--simulator`` (nest, brian2, neuron or annarchy), ``--duration`` (ms),
+    ``--out`` (a result folder) and ``--seed`` (the one seed); an example adds
+    its model's own options.  :func:`finish_example` writes what it promises.
+    """
+    from .backends import SIMULATORS
+
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--simulator", choices=sorted(SIMULATORS), default="nest",
+                   help="spiking simulator (default nest)")
+    p.add_argument("--duration", type=float, default=1000.0, help="biological time in ms")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--seed", type=int, default=42, help="the one seed (default 42)")
+    return p
+
+
+def finish_example(result, args) -> None:
+    """Save ``result`` in ``args.out`` with its ``summary.png``, and print one line of mean rates.
+
+    The line is ``mean rates (SIMULATOR, DURATION ms): LABEL/POP RATE Hz, ...``
+    over the whole run.
+    """
+    import os
+
+    from .plot import summary
+
+    result.save(args.out)
+    summary(result, os.path.join(args.out, "summary.png"))
+    parts = []
+    for idx, block in sorted(result.spiking.items()):
+        for st in block.segments[0].spiketrains:
+            rate = 1000.0 * len(st) / (st.annotations["size"] * args.duration)
+            parts.append(f"{block.annotations['region_label']}/{st.annotations['population']} "
+                         f"{rate:.2f} Hz")
+    print(f"mean rates ({args.simulator}, {args.duration:g} ms): " + ", ".join(parts))
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
         prog="pynn-multiscale",
