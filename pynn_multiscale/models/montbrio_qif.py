@@ -57,7 +57,7 @@ from tvb.simulator.models.infinite_theta import MontbrioPazoRoxin
 
 from ..errors import ConfigurationError, bad_value
 from ..region import SpikingRegion
-from .red_wong_wang import _check_range, constant_history
+from ._tvb_side import check_range, constant_history, heun, load_connectivity
 
 # ---------------------------------------------------------------- the mapping
 
@@ -139,16 +139,20 @@ def single_rate(e, tau: float, peak: float = math.inf, reset: float = -math.inf)
 
 
 def network_steady_state(I=0.0, eta=ETA, J=J, Delta=DELTA, tau=TAU, n=N_QIF,
-                         finite_peak=True, branch="low") -> float:
+                         finite_peak=True, branch="low", near=None) -> float:
     """The self-consistent rate (1/ms) of the finite network of :func:`build_spiking_region`.
 
     ``r = mean_j f(eta_j + J tau r + I)`` over the ``n`` quantile excitabilities,
     with the finite peak and reset (or, ``finite_peak=False``, the ideal
-    neuron).  Of several solutions, ``branch`` picks the lowest or highest.
+    neuron).  Of several solutions, ``branch`` (``"low"`` or ``"high"``) picks
+    the lowest or highest, or ``near`` (a rate in 1/ms) the one closest to it.
     The difference from :func:`steady_states` is the deviation the spiking
     network is expected to show in the limit of weak rate fluctuations.
     """
     from scipy.optimize import brentq
+
+    if branch not in ("low", "high"):
+        raise ConfigurationError(bad_value("branch", branch, "'low' or 'high'", "pick one"))
 
     etas = lorentzian_quantiles(eta, Delta, n)
     peak, reset = (v_peak(tau), -v_peak(tau)) if finite_peak else (math.inf, -math.inf)
@@ -156,12 +160,14 @@ def network_steady_state(I=0.0, eta=ETA, J=J, Delta=DELTA, tau=TAU, n=N_QIF,
     def excess(r):
         return single_rate(etas + J * tau * r + I, tau, peak, reset).mean() - r
 
-    grid = np.linspace(1e-7, 2.0 / tau * 5, 2000)
+    grid = np.linspace(1e-7, 10.0 / tau, 2000)  # up to 10 / tau: 500 Hz at tau = 20 ms
     values = np.array([excess(r) for r in grid])
     crossings = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
     roots = [brentq(excess, grid[k], grid[k + 1], xtol=1e-12) for k in crossings]
     if not roots:
         raise ValueError(f"no steady state of the network found for I = {I}")
+    if near is not None:
+        return min(roots, key=lambda root: abs(root - near))
     return roots[0] if branch == "low" else roots[-1]
 
 
@@ -217,9 +223,9 @@ NSIG_DEFAULT = 0.0
 def tvb_model(tau=TAU, eta=ETA, J=J, Delta=DELTA, I=0.0) -> MontbrioPazoRoxinSpiking:
     """The pair's TVB model (``cr = 1``, ``cv = 0``)."""
     for name, value, lo in (("tau", tau, 0.0), ("Delta", Delta, 0.0)):
-        _check_range(name, value, lo, math.inf, strict_lo=True)
+        check_range(name, value, lo, math.inf, strict_lo=True)
     for name, value in (("eta", eta), ("J", J), ("I", I)):
-        _check_range(name, value, -math.inf, math.inf)
+        check_range(name, value, -math.inf, math.inf)
     return MontbrioPazoRoxinSpiking(
         tau=np.array([float(tau)]), eta=np.array([float(eta)]), J=np.array([float(J)]),
         Delta=np.array([float(Delta)]), I=np.array([float(I)]), cr=np.array([1.0]),
@@ -258,25 +264,15 @@ def tvb_simulator(connectivity="connectivity_68", G=G_DEFAULT, nsig=NSIG_DEFAULT
     """
     for name, value, lo, strict in (("G", G, 0.0, False), ("nsig", nsig, 0.0, False),
                                     ("dt", dt, 0.0, True), ("speed", speed, 0.0, True)):
-        _check_range(name, value, lo, math.inf, strict_lo=strict)
-    from tvb.datatypes import connectivity as tvb_connectivity
-    from tvb.simulator import coupling as tvb_coupling, integrators, noise, simulator
+        check_range(name, value, lo, math.inf, strict_lo=strict)
+    from tvb.simulator import coupling as tvb_coupling, simulator
     from tvb.simulator import monitors as tvb_monitors
 
-    if isinstance(connectivity, str):
-        name = connectivity if connectivity.endswith(".zip") else connectivity + ".zip"
-        conn = tvb_connectivity.Connectivity.from_file(name)
-    else:
-        conn = connectivity
-    conn.speed = np.array([float(speed)])
+    conn = load_connectivity(connectivity, speed)
     mpr = tvb_model(**model)
     if coupling is None:
         coupling = tvb_coupling.Linear(a=np.array([float(G) * float(mpr.tau[0])]))
-    if nsig > 0:
-        integrator = integrators.HeunStochastic(
-            dt=dt, noise=noise.Additive(nsig=np.array([0.0, nsig]), noise_seed=noise_seed))
-    else:
-        integrator = integrators.HeunDeterministic(dt=dt)
+    integrator = heun(dt, [0.0, nsig], noise_seed)
     initial = constant_history(low_state(mpr), conn, dt)
     return simulator.Simulator(model=mpr, connectivity=conn, coupling=coupling,
                                integrator=integrator,
@@ -305,7 +301,7 @@ def build_spiking_region(sim, region_index, label, rng, n=N_QIF, tau=TAU, eta=ET
         raise ConfigurationError(bad_value("n", n, "a number of neurons >= 2",
                                            f"pass e.g. n={N_QIF}"))
     for name, value, lo in (("tau", tau, 0.0), ("Delta", Delta, 0.0), ("delay", delay, 0.0)):
-        _check_range(name, value, lo, math.inf, strict_lo=True)
+        check_range(name, value, lo, math.inf, strict_lo=True)
     c = mv_per_unit(tau)
     cell = sim.Izhikevich(a=0.0, b=0.0, c=V_RESET_IZH, d=0.0,
                           i_offset=offset_current(lorentzian_quantiles(eta, Delta, n), tau))
@@ -356,6 +352,5 @@ def expected(I, n=N_QIF, tau=TAU, eta=ETA, J=J, Delta=DELTA):
             f"steady states there: {np.round(1000 * states, 3).tolist()} Hz)",
             "pick a level where it has one"))
     r = states[0]
-    low = r < J / (np.pi ** 2 * tau) / 2  # below the inflexion: the low branch
-    network = network_steady_state(I, eta, J, Delta, tau, n, branch="low" if low else "high")
+    network = network_steady_state(I, eta, J, Delta, tau, n, near=r)
     return 1000.0 * r, 1000.0 * network

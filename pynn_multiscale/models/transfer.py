@@ -20,8 +20,6 @@ Both sides are run here with the pair's own pieces and nothing else:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from ..errors import ConfigurationError, NumericalError, bad_value
@@ -43,41 +41,6 @@ def constant_coupling(level: float):
     from tvb.simulator.coupling import Linear
 
     return Linear(a=np.array([0.0]), b=np.array([float(level)]))
-
-
-@dataclass
-class TransferCurve:
-    """Spiking values per input level and seed, and the neural mass's steady states.
-
-    Attributes
-    ----------
-    levels : ndarray (n_levels,)
-        The constant couplings.
-    spiking : ndarray (n_levels, n_seeds)
-        The to-TVB value averaged over ``[transient, duration]``, per seed.
-    mean_field : ndarray (n_levels,)
-        The mass's steady state at each level.
-    variable : str
-        The TVB variable compared.
-    meta : dict
-        How the curve was made (durations, seeds, simulator).
-    """
-
-    levels: np.ndarray
-    spiking: np.ndarray
-    mean_field: np.ndarray
-    variable: str
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self.spiking.mean(axis=1)
-
-    @property
-    def sem(self) -> np.ndarray:
-        """Standard error of :attr:`mean` over seeds (needs at least two seeds)."""
-        n = self.spiking.shape[1]
-        return self.spiking.std(axis=1, ddof=1) / np.sqrt(n)
 
 
 def _check_levels(levels) -> np.ndarray:
@@ -160,16 +123,3 @@ def mean_field_transfer(make_tvb, levels, variable: str, duration: float = 2000.
                 "Fix: pass a longer duration, or a level where the mass has a stable steady state")
         out[i] = last
     return out
-
-
-def transfer_curve(sim, make_tvb, build_region, to_spiking, to_tvb, levels, variable: str,
-                   duration=1000.0, transient=200.0, seeds=(1, 2, 3), mean_field_duration=2000.0,
-                   **cosim_kwargs) -> TransferCurve:
-    """Both sides of the transfer check (:func:`spiking_transfer`, :func:`mean_field_transfer`)."""
-    levels = _check_levels(levels)
-    spiking = spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, variable,
-                               duration, transient, seeds, **cosim_kwargs)
-    mass = mean_field_transfer(make_tvb, levels, variable, mean_field_duration)
-    return TransferCurve(levels, spiking, mass, variable,
-                         meta={"duration": duration, "transient": transient, "seeds": list(seeds),
-                               "simulator": getattr(sim, "__name__", type(sim).__name__)})
