@@ -129,6 +129,41 @@ def test_upstream_poisson_rate_before_first_run_crashes():
     sim.end()
 
 
+def _qif_cells(n=2):
+    """Izhikevich cells without recovery (a = b = d = 0) started at u = 0: QIF neurons."""
+    pop = sim.Population(n, sim.Izhikevich(a=0.0, b=0.0, c=-155.0, d=0.0, i_offset=0.0))
+    pop.initialize(v=-70.0, u=0.0)
+    return pop
+
+
+def _u(pop):
+    return [cell._cell.izh.u for cell in pop]
+
+
+def test_upstream_izhikevich_ignores_the_initial_u():
+    """Upstream PyNN defect: NEURON's Izhikevich mechanism resets ``u`` to ``uinit`` (-14).
+
+    PyNN writes the initial ``u`` before the mechanism's INITIAL block runs,
+    which sets ``u = uinit``.  This test asserts that the defect exists; when
+    it fails, ``_izhikevich_initial_u`` in backends/neuron.py can go.
+    """
+    sim.setup(timestep=DT, min_delay=DT)
+    pop = _qif_cells()
+    sim.run(1.0)
+    assert _u(pop) == [-14.0, -14.0]
+    sim.end()
+
+
+def test_izhikevich_starts_from_the_initial_u():
+    """Through the backend, ``initialize(u=0)`` holds: with a = 0, u stays 0."""
+    b = NeuronBackend(sim)
+    b.setup(DT, DT, 3)
+    pop = _qif_cells()
+    b.advance(1.0)
+    assert _u(pop) == [0.0, 0.0]
+    b.finish()
+
+
 def test_shared_fraction_correlates_the_inputs():
     """With shared_fraction f, input counts of two neurons correlate with coefficient ~ f."""
     b = NeuronBackend(sim)

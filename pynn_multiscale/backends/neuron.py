@@ -177,6 +177,7 @@ class NeuronBackend:
             return
         for handle in self._currents:
             self._extend_grid(handle, self._dt)  # a play needs its first values at init
+        _izhikevich_initial_u(self.sim)
         self._state._pre_run()
         self._initialised = True
 
@@ -616,6 +617,23 @@ class _Source:
         self.stims = []
         self.pending = []
         self.synapses = []  # the cells can go once the co-simulation is closed
+
+
+def _izhikevich_initial_u(sim) -> None:
+    """Make PyNN's NEURON ``Izhikevich`` start from the ``u`` given to ``initialize``.
+
+    Upstream defect (PyNN 0.13): PyNN writes the initial ``u`` before NEURON
+    runs the mechanism's INITIAL block, which then sets ``u = uinit`` (-14),
+    so ``initialize(u=...)`` is lost.  With ``a = 0`` (a QIF neuron) that u is
+    a constant current of 14 mV/ms for the whole run.  Setting ``uinit`` to
+    the initial value, cell by cell, before the first run fixes it.
+    """
+    for population in sim.simulator.initializer.population_list:
+        for cell in population:
+            model = getattr(cell._cell, "izh", None)
+            u = cell._cell.initial_values.get("u") if model is not None else None
+            if u is not None and hasattr(model, "uinit"):
+                model.uinit = float(u)
 
 
 def _cells_alive(h) -> int:
