@@ -213,8 +213,9 @@ class MontbrioPazoRoxinSpiking(MontbrioPazoRoxin):
         return out
 
 
-#: Global coupling of the example: connectivity_68's rows sum to about 0.06, so G = 30
-#: gives a region a long-range input I of about 0.1 in the low state (docs/models.md).
+#: Global coupling of the example: connectivity_68's rows sum to 0.016-0.34 (median 0.15),
+#: so G = 30 gives a median region in the low state (r ~ 4 Hz) a long-range input
+#: I = G tau sum_j w_ij r_j of about 0.4 (docs/models.md).
 G_DEFAULT = 30.0
 #: Additive noise on V (TVB's nsig; 0 gives a deterministic integrator).
 NSIG_DEFAULT = 0.0
