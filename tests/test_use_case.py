@@ -18,8 +18,9 @@ import pytest
 import pyNN.nest as sim
 
 import pynn_multiscale as pm
-from pynn_multiscale.backends.replay import ReplayBackend
 from pynn_multiscale.models import red_wong_wang as rww
+from whole_brain import (assert_neighbours_respond, binned_rates, late_mean, mean_and_se,
+                         replayed_control, split_by_connection)
 
 DURATION = 300.0
 TRANSIENT = 50.0
@@ -35,14 +36,9 @@ def run_w1(G, seed=1, **kwargs):
 
 
 def rate_and_se(result, regions, population, bin_ms=20.0):
-    """Mean rate (Hz) of ``population`` pooled over ``regions``, and its SE."""
-    regions = [regions] if isinstance(regions, int) else regions
-    trains = [s for r in regions for s in result.spiking[r].segments[0].spiketrains
-              if s.annotations["population"] == population]
-    edges = np.arange(TRANSIENT, DURATION + 1e-9, bin_ms)
-    counts = sum(np.histogram(st.rescale("ms").magnitude, bins=edges)[0] for st in trains)
-    rates = counts * 1000.0 / (bin_ms * sum(st.annotations["size"] for st in trains))
-    return rates.mean(), rates.std(ddof=1) / np.sqrt(rates.size), rates
+    """Mean rate (Hz) of ``population`` pooled over ``regions``, its SE, and the binned rates."""
+    rates = binned_rates(result, regions, population, TRANSIENT, DURATION, bin_ms)
+    return (*mean_and_se(rates), rates)
 
 
 @pytest.fixture(scope="module")
@@ -91,28 +87,10 @@ def test_spiking_regions_drive_their_tvb_neighbours(w1):
     differences of regions with no direct connection (an effect that only
     propagates through the coupling is smaller there).
     """
-    steps = int(round(DURATION / 0.1))
-    zeros = np.zeros((steps, len(REGIONS)))
-    tvb = rww.tvb_simulator()
-    with pm.CoSimulation(tvb, ReplayBackend({"Rin_e": zeros, "Rin_i": zeros}),
-                         spiking_regions=REGIONS,
-                         to_tvb=[pm.proxies.Replay("Rin_e"), pm.proxies.Replay("Rin_i")],
-                         seed=1) as cosim:
-        control = cosim.run(DURATION)
-        weights = cosim.tvb.connectivity.weights
-    s_cosim = w1.monitor("Raw").sel(variable="S_e").isel(mode=0).values
-    s_control = control.monitor("Raw").sel(variable="S_e").isel(mode=0).values
-    late = slice(int(100.0 / 0.1), None)
-    diff = (s_cosim[late] - s_control[late]).mean(axis=0)
-    others = [r for r in range(weights.shape[0]) if r not in REGIONS]
-    connected = [r for r in others if weights[r, REGIONS].sum() > 0]
-    unconnected = [r for r in others if weights[r, REGIONS].sum() == 0]
-    assert len(connected) >= 10 and len(unconnected) >= 10
-    d = diff[connected]
-    assert d.mean() > 3 * d.std(ddof=1) / np.sqrt(d.size), d
-    u = diff[unconnected]
-    excess = d.mean() - u.mean()
-    assert excess > 3 * np.sqrt(d.var(ddof=1) / d.size + u.var(ddof=1) / u.size), (d, u)
+    control, weights = replayed_control(rww.tvb_simulator(), REGIONS, {"Rin_e": 0.0, "Rin_i": 0.0},
+                                        DURATION)
+    diff = late_mean(w1, "S_e", 100.0) - late_mean(control, "S_e", 100.0)
+    assert_neighbours_respond(*split_by_connection(diff, weights, REGIONS))
 
 
 def test_result_round_trips_through_files(w1, tmp_path):
