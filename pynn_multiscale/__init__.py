@@ -14,6 +14,7 @@ The public API::
 
 from . import proxies
 from .cosim import CoSimulation, derive_seeds
+from .links import RegionLink
 from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError,
                      KernelInUseError, NumericalError, PynnMultiscaleError)
 from .region import SpikingRegion
@@ -21,6 +22,6 @@ from .results import Result
 
 __version__ = "0.1.0"
 
-__all__ = ["CoSimulation", "SpikingRegion", "Result", "proxies", "derive_seeds",
+__all__ = ["CoSimulation", "RegionLink", "SpikingRegion", "Result", "proxies", "derive_seeds",
            "PynnMultiscaleError", "ConfigurationError", "ConfigurationTypeError",
            "CapabilityError", "NumericalError", "KernelInUseError", "__version__"]

@@ -43,9 +43,11 @@ import numpy as np
 from .backends import capabilities_of, get_backend
 from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError, NumericalError,
                      bad_value)
+from .links import check_link_populations, connect, resolve_links, unlink_in_tvb
 from .pipeline import ForkedTVB, LocalTVB
 from .plan import (check_capabilities, check_proxy_list,
-                   check_variables, derive_seeds, divided_min_delay, longest_interval, make_plan)
+                   check_spiking_timestep, check_variables, derive_seeds, divided_min_delay,
+                   longest_interval, make_plan)
 from .proxies.binding import BindContext, NumpyGlobalStream, ToSpikingProxy, ToTVBProxy
 from .recording import Recording
 from .region import (cell_pieces, check_built_region, check_cell_types, check_delays,
@@ -370,6 +372,11 @@ class CoSimulation:
         is halved), ``coupling_mode="tvb"``, a TVB model with a
         ``spiking_update`` method for the ``to_tvb`` variables, and a
         coupling that reads only the source regions.
+    links : sequence of RegionLink, optional
+        Wire populations of different spiking regions to each other in the
+        spiking simulator, weighted from the connectome and delayed by its
+        tract delays; TVB then does not couple those pairs
+        (:mod:`pynn_multiscale.links`).
 
     Examples
     --------
@@ -386,10 +393,19 @@ class CoSimulation:
                  sync_interval: float | None = None, seed: int | None = None,
                  spiking_timestep: float | None = None, min_delay: float | None = None,
                  max_rate: float = 500.0, coupling_mode: str = "tvb",
-                 progress: bool | None = None, pipeline: bool = False):
+                 progress: bool | None = None, pipeline: bool = False, links=None):
         backend = get_backend(sim)
         regions, to_spiking, to_tvb = _check_inputs(tvb, backend, spiking_regions, build_region,
                                                      to_spiking, to_tvb)
+        if links and backend.sim is None:
+            raise ConfigurationError(bad_value(
+                "links", links, f"no links: the {backend.name} backend runs no spiking network",
+                "pass links=None"))
+        #: One :class:`~pynn_multiscale.links.Wire` per linked pair of spiking regions.
+        self.wires = resolve_links(links, tvb.connectivity, regions,
+                                   check_spiking_timestep(tvb.integrator.dt, spiking_timestep))
+        self.links = list(links or [])
+        unlink_in_tvb(tvb.connectivity, self.wires)  # before TVB configures its history
         seeds = derive_seeds(seed, len(regions))
         _seed_tvb_noise(tvb, seeds)
         engine = TVBEngine(tvb, regions)
@@ -397,7 +413,8 @@ class CoSimulation:
         self.plan = plan = make_plan(
             engine, to_spiking, to_tvb, seeds, sync_interval=sync_interval,
             spiking_timestep=spiking_timestep, min_delay=min_delay, max_rate=max_rate,
-            coupling_mode=coupling_mode, pipeline=pipeline)
+            coupling_mode=coupling_mode, pipeline=pipeline,
+            link_delays=[w.delay for w in self.wires])
         self.tvb, self.backend, self.engine = tvb, backend, engine
         self.spiking_regions = list(plan.spiking_regions)
         self.dt, self.spiking_dt, self.n_sync = plan.dt, plan.spiking_dt, plan.n_sync
@@ -405,6 +422,7 @@ class CoSimulation:
         self.progress = progress
         self.recording = Recording(tvb, engine, backend)
         self.regions = {}  # region index -> SpikingRegion
+        self.link_projections = []  # the links' projections (pynn_multiscale.links)
         self.bindings = ([], [])  # (to_spiking, to_tvb) bindings, in the proxies' order
         self._counters = {}  # id of a whole population -> the backend's spike counter
         self._names = {}  # (slot, population name) -> its pieces (region.piece_lookup)
@@ -428,6 +446,11 @@ class CoSimulation:
         if self.backend.sim is not None and self.spiking_regions:
             self.regions = build_regions(self.backend, build_region, self.plan,
                                          self.engine.region_labels)
+            if self.wires:
+                check_link_populations(self.links, self.regions, self.engine.region_labels)
+                #: The links' projections, one per wire.
+                self.link_projections = connect(self.backend.sim, self.links, self.wires,
+                                                self.regions)
         seed = self.plan.seeds["proxies"]
         ctx = BindContext(self.backend, self.regions, self.spiking_regions, self.dt,
                           self.spiking_dt, self.n_sync, self.engine, self.tvb,
@@ -605,6 +628,11 @@ class CoSimulation:
             "tvb": _tvb_description(self.tvb, self.engine.n_regions),
             "to_spiking": [_describe(p) for p in plan.to_spiking],
             "to_tvb": [_describe(p) for p in plan.to_tvb],
+            "links": [link.describe() for link in self.links],
+            "wires": [{"link": w.link, "source_region": w.source_region,
+                       "target_region": w.target_region,
+                       "connectome_weight": w.connectome_weight, "delay_ms": w.delay}
+                      for w in self.wires],
         }
 
     # ------------------------------------------------------------ lifecycle

@@ -298,21 +298,24 @@ def check_min_delay(min_delay, delays, n_sync, dt, spiking_dt) -> float:
             f"({spiking_dt} ms)", "pass None for the shortest proxy delay"))
     if delays and min(delays) < min_delay - EPS:
         raise ConfigurationError(bad_value(
-            "min_delay", min_delay, f"at most the shortest proxy delay ({min(delays)} ms)",
+            "min_delay", min_delay,
+            f"at most the shortest proxy or link delay ({min(delays)} ms)",
             "raise the proxies' delay or lower min_delay"))
     return float(min_delay)
 
 
 def make_plan(engine, to_spiking, to_tvb, seeds, *, sync_interval=None,
               spiking_timestep=None, min_delay=None, max_rate=500.0, coupling_mode="tvb",
-              pipeline=False) -> Plan:
+              pipeline=False, link_delays=()) -> Plan:
     """Check the options against the configured TVB side and derive the rest (no simulator).
 
     ``to_spiking`` and ``to_tvb`` are lists already checked with
     :func:`check_proxy_list`; ``seeds`` comes from :func:`derive_seeds` (TVB's
     noise seed must be set before the engine configures TVB, which draws the
     initial history); the other arguments are those of
-    :class:`~pynn_multiscale.CoSimulation`.
+    :class:`~pynn_multiscale.CoSimulation`; ``link_delays`` are the delays (ms)
+    of the links between spiking regions (:mod:`pynn_multiscale.links`), which
+    bound ``min_delay`` and ``max_delay`` as the proxies' delays do.
     """
     tvb, regions = engine.sim, [int(i) for i in engine.proxy_inds]
     dt = engine.dt
@@ -322,6 +325,7 @@ def make_plan(engine, to_spiking, to_tvb, seeds, *, sync_interval=None,
     pipeline = check_pipeline(pipeline, tvb, to_tvb, coupling_mode, regions)
     n_sync = sync_steps(engine, sync_interval, coupling_mode, pipeline)
     delays = proxy_delays(tvb, to_spiking, regions, coupling_mode, n_sync, dt, spiking_dt)
+    delays += [float(d) for d in link_delays]
     return Plan(spiking_regions=tuple(regions), to_spiking=tuple(to_spiking),
                 to_tvb=tuple(to_tvb), dt=dt, spiking_dt=spiking_dt, n_sync=n_sync,
                 min_delay=check_min_delay(min_delay, delays, n_sync, dt, spiking_dt),
