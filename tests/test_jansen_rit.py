@@ -12,11 +12,11 @@ c = 0.28).  It must equal the mass's stable fixed point ``v_P`` at
 
     3 SE (over two seeds) + 0.25 mV.
 
-The 0.25 mV is not derived: it is what the measured deviation of the
-100-neuron node stays below inside the range the pair is calibrated for,
-p = mu + c in [0.35, 0.50] /ms (measured -0.12 mV at p = 0.45, 0.02 mV at
-0.35 and 0.40), where the shot noise of the node's inputs (n k = 2000
-inputs per neuron) barely smooths the sigmoid.  Above it the deviation grows
+The 0.25 mV is not derived: it is calibrated on the measured deviation of
+the 100-neuron node inside the range the pair is meant for, p = mu + c in
+[0.35, 0.50] /ms (measured +0.015, +0.008, -0.002, -0.059 and -0.28 +- 0.20
+mV at the five levels), where the shot noise of the node's inputs (n k =
+2000 inputs per neuron) barely smooths the sigmoid.  Above it the deviation grows
 (-1.1 mV at p = 0.6, -2.0 at 0.7, n = 100): that is where the pair must not
 be used.  Below p = 0.315 the mass oscillates (alpha), and below about 0.11
 it is bistable: no steady state to compare.  Positive control: the

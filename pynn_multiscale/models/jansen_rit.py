@@ -262,9 +262,10 @@ class JansenRitSpiking(JansenRit):
 
 
 #: Global coupling of the example (SigmoidalJansenRit's a): connectivity_68's rows sum to
-#: 0.016-0.34 (median 0.15), so G = 100 gives a median region about 0.15 x 100 x 4 Hz
-#: = 0.06 /ms of long-range input, a quarter of mu (docs/models.md).
-G_DEFAULT = 100.0
+#: 0.016-0.34 (median 0.15), so G = 500 gives a median region c = 0.15 x 500 x 3.5 Hz
+#: = 0.26 /ms of long-range input (p = mu + c = 0.48) and region 31 (row sum 0.094)
+#: c = 0.16: inside the range where the pair is calibrated (docs/models.md).
+G_DEFAULT = 500.0
 
 
 def tvb_model(A=A, B=B, a=a, b=b, J=J, mu=MU, e0=E0, r=R, v0=V0, tau_out=None):
