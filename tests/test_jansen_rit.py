@@ -1,0 +1,298 @@
+"""Jansen-Rit <-> three spiking populations: factors, mass steady states, transfer check, whole brain.
+
+The transfer check (docs/models.md): one spiking column alone, driven at
+constant long-range inputs ``c`` through the pair's current proxy, sends its
+pyramidal pulse density through the pair's SpikeRate proxy; the pair's
+``spiking_update`` writes ``y1 - y2 = S^-1(density)``.  The measured value is
+``S^-1`` of the time-averaged density the rest of a brain would receive,
+``mean_t S(y1 - y2)`` after a 400 ms transient (the mean of ``y1 - y2``
+itself is biased by the sigmoid's curvature: 10.26 mV against 9.27 mV at
+c = 0.28).  It must equal the mass's stable fixed point ``v_P`` at
+``p = mu + c`` within
+
+    3 SE (over two seeds) + 0.25 mV.
+
+The 0.25 mV is not derived: it is calibrated on the measured deviation of
+the 100-neuron node inside the range the pair is meant for, p = mu + c in
+[0.35, 0.50] /ms (measured +0.015, +0.008, -0.002, -0.059 and -0.28 +- 0.20
+mV at the five levels), where the shot noise of the node's inputs (n k =
+2000 inputs per neuron) barely smooths the sigmoid.  Above it the deviation grows
+(-1.1 mV at p = 0.6, -2.0 at 0.7, n = 100): that is where the pair must not
+be used.  Below p = 0.315 the mass oscillates (alpha), and below about 0.11
+it is bistable: no steady state to compare.  Positive control: the
+inhibitory gain B 10% larger in the network only fails the check.
+"""
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from isolation import isolated
+from pynn_multiscale.errors import ConfigurationError
+from pynn_multiscale.models import jansen_rit as jr
+from pynn_multiscale.models import transfer
+
+#: Long-range inputs c (1/ms): p = mu + c from 0.35 to 0.50 /ms.
+LEVELS = (0.13, 0.16, 0.19, 0.23, 0.28)
+N = 100
+DURATION, TRANSIENT = 1000.0, 400.0
+SEEDS = (1, 2)
+#: The calibrated allowance (mV), see above.
+ALLOWANCE = 0.25
+
+
+def test_tvb_library_defaults_are_the_pairs():
+    """Every parameter the pair takes from tvb-library is tvb-library's default (v0 aside)."""
+    from tvb.simulator.coupling import SigmoidalJansenRit
+    from tvb.simulator.models.jansen_rit import JansenRit
+
+    m = JansenRit()
+    for name, value in (("A", jr.A), ("B", jr.B), ("a", jr.a), ("b", jr.b), ("J", jr.J),
+                        ("nu_max", jr.E0), ("r", jr.R), ("mu", jr.MU)):
+        assert float(getattr(m, name)[0]) == value, name
+    assert tuple(float(getattr(m, f"a_{i}")[0]) for i in range(1, 5)) == jr.ALPHA
+    c = SigmoidalJansenRit()
+    assert (float(c.midpoint[0]), float(c.cmax[0]), float(c.r[0])) == (jr.V0, 2 * jr.E0, jr.R)
+    assert float(m.v0[0]) == 5.52  # tvb-library's model default, which the pair replaces by 6
+
+
+def test_derived_factors():
+    """The weights give JR's mean potentials; thresholds give the sigmoid; the dead time its maximum."""
+    w = jr.weights(n=100, k=20)
+    C1, C2, C3, C4 = jr.c_constants()
+    # mean free potential of n presynaptic neurons at k nu: n k nu w tau_s tau_m / C_m
+    nu = 0.003
+    tau_m = 1 / jr.a
+    for key, C, gain, tau_s in (("PE", C1, jr.A / jr.a, 1 / jr.a), ("EP", C2, jr.A / jr.a, 1 / jr.a),
+                                ("PI", C3, jr.A / jr.a, 1 / jr.a), ("IP", C4, jr.B / jr.b, 1 / jr.b)):
+        assert np.isclose(100 * 20 * nu * w[key] * tau_s * tau_m / jr.CM, C * gain * nu), key
+    theta = jr.logistic_thresholds(2000)
+    for v in (0.0, 4.0, 6.0, 9.0):
+        assert abs(np.mean(theta < v) - jr.sigmoid(v) / (2 * jr.E0)) <= 1 / 2000
+    assert np.isclose(1 / (jr.dead_time(20, h=0.1) + 0.1), 2 * jr.E0 * 20)
+    # the current proxy: c moves the pyramidal potential by (A / a) c
+    weight = jr.default_to_spiking()[0].weight
+    assert np.isclose(weight * 0.2 * tau_m / jr.CM, jr.A / jr.a * 0.2)
+
+
+def test_steady_states_are_where_tvb_settles():
+    """TVB's own integration of the mass ends on the computed stable fixed points.
+
+    3 s runs: the slowest mode decays in about 200 ms at p = 0.5 (an
+    eigenvalue of -0.005 /ms), 100 ms at p = 0.6.
+    """
+    for c in (0.28, 0.38):
+        tvb = jr.tvb_simulator(connectivity=transfer.single_region_connectivity(),
+                               coupling=transfer.constant_coupling(c))
+        tvb.simulation_length = 3000.0
+        tvb.configure()
+        (time, data), = tvb.run()
+        v = data[:, 1, 0, 0] - data[:, 2, 0, 0]
+        tail = v[time > 2700.0]
+        assert np.ptp(tail) < 1e-5 * abs(v[-1])
+        assert np.isclose(v[-1], jr.stable_potential(jr.MU + c), rtol=1e-5)
+
+
+def test_oscillating_and_bistable_inputs_are_refused():
+    with pytest.raises(ConfigurationError, match="oscillates"):
+        jr.stable_potential(0.22)  # tvb-library's mu: the alpha limit cycle
+    with pytest.raises(ConfigurationError):
+        jr.stable_potential(0.05)  # low and high fixed points
+
+
+def test_spiking_update_gives_the_coupling_the_measured_density():
+    """S(y1 - y2) after spiking_update is the low-passed density; y0 follows JR's kernel."""
+    model = jr.tvb_model(tau_out=0.0)
+    previous = np.array(jr.fixed_state(model, 0.4))[:, None, None]
+    nu = np.full((20000, 1), 0.004)
+    out = model.spiking_update(previous, {"y1": nu}, 0.1)
+    np.testing.assert_allclose(jr.sigmoid(out[:, 1, 0, 0] - out[:, 2, 0, 0]), 0.004, rtol=1e-9)
+    assert np.isclose(out[-1, 0, 0, 0], jr.A / jr.a * 0.004, rtol=1e-6)  # y0's steady state
+    filtered = jr.tvb_model().spiking_update(previous, {"y1": nu[:50]}, 0.1)
+    s = jr.sigmoid(filtered[:, 1, 0, 0])
+    assert np.all(np.diff(s) != 0) and abs(s[-1] - 0.004) < abs(s[0] - 0.004)
+
+
+def test_bad_parameters_are_refused():
+    with pytest.raises(ConfigurationError, match="n="):
+        jr.build_spiking_region(None, 0, "x", None, n=1)
+    with pytest.raises(ConfigurationError, match="G="):
+        jr.tvb_simulator(G=-1.0)
+    with pytest.raises(ConfigurationError, match="tau_out="):
+        jr.tvb_model(tau_out=-1.0)
+
+
+# ------------------------------------------------------------------ NEST
+
+def measured_potential(result, transient=TRANSIENT):
+    """S^-1 of the mean pulse density S(y1 - y2) after ``transient`` (mV)."""
+    raw = result.monitor("Raw")
+    v = (raw.sel(variable="y1") - raw.sel(variable="y2")).isel(region=0, mode=0)
+    v = v.where(v.time > transient, drop=True).values
+    return float(jr.inverse_sigmoid(jr.sigmoid(v).mean()))
+
+
+def _nest_transfer(B_scale=1.0, levels=LEVELS):
+    import pyNN.nest as sim
+
+    import pynn_multiscale as pm
+
+    build = functools.partial(jr.build_spiking_region, n=N, B=jr.B * B_scale)
+    out = []
+    for level in levels:
+        row = []
+        for seed in SEEDS:
+            tvb = jr.tvb_simulator(connectivity=transfer.single_region_connectivity(),
+                                   coupling=transfer.constant_coupling(level))
+            with pm.CoSimulation(tvb, sim, spiking_regions=[0], build_region=build,
+                                 to_spiking=jr.default_to_spiking(), to_tvb=jr.default_to_tvb(),
+                                 seed=seed, spiking_timestep=0.1) as cosim:
+                row.append(measured_potential(cosim.run(DURATION)))
+        out.append(row)
+    return out
+
+
+nest_transfer = isolated(_nest_transfer)
+
+
+def check(measured, levels=LEVELS):
+    """Per level: (passes, mean, sem, mass v_P, tolerance), in mV."""
+    rows = []
+    for level, values in zip(levels, np.asarray(measured)):
+        mean, sem = values.mean(), values.std(ddof=1) / np.sqrt(values.size)
+        mass = jr.stable_potential(jr.MU + level)
+        tolerance = 3 * sem + ALLOWANCE
+        rows.append((abs(mean - mass) <= tolerance, mean, sem, mass, tolerance))
+    return rows
+
+
+def test_transfer_check_on_nest():
+    rows = check(nest_transfer())
+    save_figure(rows)
+    report = "\n".join(f"c={lv:g}: {m:.3f} ± {s:.3f} mV, mass {v:.3f}, tolerance {t:.3f}"
+                       for lv, (ok, m, s, v, t) in zip(LEVELS, rows))
+    assert all(row[0] for row in rows), report
+
+
+def test_transfer_check_catches_a_ten_percent_larger_inhibitory_gain():
+    """B 10% larger in the network only (the mass keeps 22 mV): the check fails."""
+    levels = (0.23,)
+    rows = check(nest_transfer(1.1, levels), levels)
+    assert not rows[0][0], rows
+
+
+def save_figure(rows):
+    """The check's data (JSON) and the figure of docs/models.md, in results/transfer/."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from pynn_multiscale import plot
+
+    out = Path(__file__).resolve().parent.parent / "results" / "transfer"
+    out.mkdir(parents=True, exist_ok=True)
+    keys = ("passes", "mean_mv", "sem_mv", "mass_mv", "tolerance_mv")
+    data = {"levels": list(LEVELS), "n": N, "seeds": list(SEEDS), "duration_ms": DURATION,
+            "transient_ms": TRANSIENT,
+            **{k: [bool(r[i]) if i == 0 else float(r[i]) for r in rows] for i, k in enumerate(keys)}}
+    (out / "jansen_rit.json").write_text(json.dumps(data, indent=1))
+    fine = np.linspace(0.0, 0.6, 121)
+    curve = np.array([jr.stable_potential(jr.MU + c) if jr.MU + c > 0.315 else np.nan
+                      for c in fine])
+    ax = plot.transfer(LEVELS, data["mean_mv"], data["sem_mv"], (fine, curve),
+                       xlabel="long-range input c (1/ms); p = 0.22 + c",
+                       ylabel="pyramidal potential y1 - y2 (mV)",
+                       title=f"Jansen-Rit <-> 3 x {N} IF_curr_exp (NEST)")
+    ax.axvspan(0.13, 0.28, color="C2", alpha=0.1, label="calibrated range")
+    ax.legend(fontsize=7)
+    ax.figure.savefig(out / "jansen_rit.png", dpi=120)
+
+
+# ------------------------------------------------------------ whole brain
+
+REGION, WB_DURATION, WB_N = 31, 300.0, 100
+
+
+def _whole_brain(G, replay=False):
+    """Mean P rate of the spiking region (Hz/k, 20 ms bins after 50 ms) and every region's mean v_P."""
+    import pyNN.nest as sim
+
+    import pynn_multiscale as pm
+
+    tvb = jr.tvb_simulator(G=G)
+    if replay:
+        from pynn_multiscale.backends.replay import ReplayBackend
+
+        zeros = np.zeros((int(round(WB_DURATION / 0.1)), 1))
+        kwargs = dict(to_tvb=[pm.proxies.Replay("y1")])
+        backend = ReplayBackend({"y1": zeros})
+    else:
+        kwargs = dict(build_region=functools.partial(jr.build_spiking_region, n=WB_N),
+                      to_spiking=jr.default_to_spiking(), to_tvb=jr.default_to_tvb(),
+                      spiking_timestep=0.1)
+        backend = sim
+    with pm.CoSimulation(tvb, backend, spiking_regions=[REGION], seed=1, **kwargs) as cosim:
+        result = cosim.run(WB_DURATION)
+        weights = cosim.tvb.connectivity.weights.tolist()
+    raw = result.monitor("Raw").isel(mode=0)
+    v = (raw.sel(variable="y1") - raw.sel(variable="y2"))
+    v = v.where(v.time > 100.0, drop=True).mean("time").values.tolist()
+    rates = []
+    if not replay:
+        trains = [s for s in result.spiking[REGION].segments[0].spiketrains
+                  if s.annotations["population"] == "P"]
+        edges = np.arange(50.0, WB_DURATION + 1e-9, 20.0)
+        counts = sum(np.histogram(s.rescale("ms").magnitude, bins=edges)[0] for s in trains)
+        size = sum(s.annotations["size"] for s in trains)
+        rates = (counts * 1000.0 / (20.0 * size * jr.SPIKES_PER_PULSE)).tolist()
+    return rates, v, weights
+
+
+whole_brain = isolated(_whole_brain)
+
+
+def test_whole_brain_tvb_coupling_drives_the_spiking_region():
+    """TVB -> spiking: the P rate with G = G_DEFAULT exceeds the one with G = 0 by > 3 SE."""
+    r1, r0 = np.array(whole_brain(jr.G_DEFAULT)[0]), np.array(whole_brain(0.0)[0])
+    se = np.sqrt(r1.var(ddof=1) / r1.size + r0.var(ddof=1) / r0.size)
+    assert r1.mean() - r0.mean() > 3 * se, (r1.mean(), r0.mean(), se)
+
+
+def test_whole_brain_spiking_region_drives_its_tvb_neighbours():
+    """Spiking -> TVB: regions connected to it differ from a silent-region control, the others less.
+
+    The control replays a pulse density of 0 with the same (deterministic)
+    TVB, so every difference comes from what the spiking region sent.
+    """
+    _, v, weights = whole_brain(jr.G_DEFAULT)
+    _, v0, _ = whole_brain(jr.G_DEFAULT, True)
+    diff = np.abs(np.array(v) - np.array(v0))
+    weights = np.array(weights)
+    others = [r for r in range(weights.shape[0]) if r != REGION]
+    connected = [r for r in others if weights[r, REGION] > 0]
+    unconnected = [r for r in others if weights[r, REGION] == 0]
+    assert len(connected) >= 10 and len(unconnected) >= 10
+    d, u = diff[connected], diff[unconnected]
+    assert d.mean() > 3 * d.std(ddof=1) / np.sqrt(d.size), d
+    excess = d.mean() - u.mean()
+    assert excess > 3 * np.sqrt(d.var(ddof=1) / d.size + u.var(ddof=1) / u.size), (d, u)
+
+
+# ---------------------------------------------------------------- example
+
+@pytest.mark.slow
+def test_example_runs_on_nest(tmp_path):
+    """The example, red_wong_wang.py's command line, 26 ms with 100 neurons per population."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "jr"
+    example = Path(__file__).resolve().parent.parent / "examples" / "jansen_rit.py"
+    done = subprocess.run([sys.executable, str(example), "--duration", "26", "--neurons", "100",
+                           "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = [x for x in done.stdout.splitlines() if x.startswith("mean rates")]
+    assert line and "r_superiortemporal/P" in line[0], done.stdout
+    for name in ("tvb.nc", "metadata.json", "summary.png", "spiking_region_65.nix"):
+        assert (out / name).exists(), name
