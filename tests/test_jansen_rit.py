@@ -34,6 +34,8 @@ from isolation import isolated
 from pynn_multiscale.errors import ConfigurationError
 from pynn_multiscale.models import jansen_rit as jr
 from pynn_multiscale.models import transfer
+from whole_brain import (assert_neighbours_respond, mean_and_se, replayed_control,
+                         split_by_connection)
 
 #: Long-range inputs c (1/ms): p = mu + c from 0.35 to 0.50 /ms.
 LEVELS = (0.13, 0.16, 0.19, 0.23, 0.28)
@@ -214,69 +216,55 @@ def save_figure(rows):
 REGION, WB_DURATION, WB_N = 31, 300.0, 100
 
 
-def _whole_brain(G, replay=False):
-    """Mean P rate of the spiking region (Hz/k, 20 ms bins after 50 ms) and every region's mean v_P."""
+def _whole_brain(G):
+    """P's rate in pulses (Hz / k) in 20 ms bins after 50 ms, and every region's mean v_P (mV)."""
     import pyNN.nest as sim
 
     import pynn_multiscale as pm
+    from whole_brain import binned_rates
 
     tvb = jr.tvb_simulator(G=G)
-    if replay:
-        from pynn_multiscale.backends.replay import ReplayBackend
-
-        zeros = np.zeros((int(round(WB_DURATION / 0.1)), 1))
-        kwargs = dict(to_tvb=[pm.proxies.Replay("y1")])
-        backend = ReplayBackend({"y1": zeros})
-    else:
-        kwargs = dict(build_region=functools.partial(jr.build_spiking_region, n=WB_N),
-                      to_spiking=jr.default_to_spiking(), to_tvb=jr.default_to_tvb(),
-                      spiking_timestep=0.1)
-        backend = sim
-    with pm.CoSimulation(tvb, backend, spiking_regions=[REGION], seed=1, **kwargs) as cosim:
+    with pm.CoSimulation(tvb, sim, spiking_regions=[REGION], seed=1,
+                         build_region=functools.partial(jr.build_spiking_region, n=WB_N),
+                         to_spiking=jr.default_to_spiking(), to_tvb=jr.default_to_tvb(),
+                         spiking_timestep=0.1) as cosim:
         result = cosim.run(WB_DURATION)
-        weights = cosim.tvb.connectivity.weights.tolist()
-    raw = result.monitor("Raw").isel(mode=0)
-    v = (raw.sel(variable="y1") - raw.sel(variable="y2"))
-    v = v.where(v.time > 100.0, drop=True).mean("time").values.tolist()
-    rates = []
-    if not replay:
-        trains = [s for s in result.spiking[REGION].segments[0].spiketrains
-                  if s.annotations["population"] == "P"]
-        edges = np.arange(50.0, WB_DURATION + 1e-9, 20.0)
-        counts = sum(np.histogram(s.rescale("ms").magnitude, bins=edges)[0] for s in trains)
-        size = sum(s.annotations["size"] for s in trains)
-        rates = (counts * 1000.0 / (20.0 * size * jr.SPIKES_PER_PULSE)).tolist()
-    return rates, v, weights
+    rates = binned_rates(result, REGION, "P", 50.0, WB_DURATION) / jr.SPIKES_PER_PULSE
+    return rates, potential_after(result, 100.0)
 
 
-whole_brain = isolated(_whole_brain)
+def potential_after(result, start):
+    """Every region's mean pyramidal potential y1 - y2 after ``start`` ms."""
+    from whole_brain import late_mean
+
+    return late_mean(result, "y1", start) - late_mean(result, "y2", start)
+
+
+run_whole_brain = isolated(_whole_brain)
 
 
 def test_whole_brain_tvb_coupling_drives_the_spiking_region():
     """TVB -> spiking: the P rate with G = G_DEFAULT exceeds the one with G = 0 by > 3 SE."""
-    r1, r0 = np.array(whole_brain(jr.G_DEFAULT)[0]), np.array(whole_brain(0.0)[0])
-    se = np.sqrt(r1.var(ddof=1) / r1.size + r0.var(ddof=1) / r0.size)
-    assert r1.mean() - r0.mean() > 3 * se, (r1.mean(), r0.mean(), se)
+    (m1, se1), (m0, se0) = (mean_and_se(run_whole_brain(G)[0]) for G in (jr.G_DEFAULT, 0.0))
+    assert m1 - m0 > 3 * np.hypot(se1, se0), (m1, m0, se1, se0)
 
 
 def test_whole_brain_spiking_region_drives_its_tvb_neighbours():
-    """Spiking -> TVB: regions connected to it differ from a silent-region control, the others less.
+    """Spiking -> TVB: regions connected to it rise above a silent-region control, the others less.
 
     The control replays a pulse density of 0 with the same (deterministic)
-    TVB, so every difference comes from what the spiking region sent.
+    TVB, so every difference comes from what the spiking region sent.  The
+    size of the difference is compared, not its sign: many regions sit in or
+    near JR's alpha cycle, where more input can lower a time-averaged
+    potential (signed, the 19 connected regions' mean change was +0.04 mV
+    at 2.6 SE).  What must hold is that connected regions move more than
+    the regions reached only through the coupling of others.
     """
-    _, v, weights = whole_brain(jr.G_DEFAULT)
-    _, v0, _ = whole_brain(jr.G_DEFAULT, True)
-    diff = np.abs(np.array(v) - np.array(v0))
-    weights = np.array(weights)
-    others = [r for r in range(weights.shape[0]) if r != REGION]
-    connected = [r for r in others if weights[r, REGION] > 0]
-    unconnected = [r for r in others if weights[r, REGION] == 0]
-    assert len(connected) >= 10 and len(unconnected) >= 10
-    d, u = diff[connected], diff[unconnected]
-    assert d.mean() > 3 * d.std(ddof=1) / np.sqrt(d.size), d
-    excess = d.mean() - u.mean()
-    assert excess > 3 * np.sqrt(d.var(ddof=1) / d.size + u.var(ddof=1) / u.size), (d, u)
+    _, v = run_whole_brain(jr.G_DEFAULT)
+    control, weights = replayed_control(jr.tvb_simulator(G=jr.G_DEFAULT), [REGION], {"y1": 0.0},
+                                        WB_DURATION)
+    diff = np.abs(v - potential_after(control, 100.0))
+    assert_neighbours_respond(*split_by_connection(diff, weights, [REGION]))
 
 
 # ---------------------------------------------------------------- example
