@@ -180,7 +180,7 @@ NSIG_DEFAULT = 5e-5
 
 
 def tvb_simulator(connectivity="connectivity_68", G=G_DEFAULT, lamda=0.0, nsig=NSIG_DEFAULT,
-                  dt=0.1, speed=3.0, noise_seed=42, monitors=None, tau_rin=10.0):
+                  dt=0.1, speed=3.0, noise_seed=42, monitors=None, tau_rin=10.0, coupling=None):
     """Build the TVB simulator of workload W1 (not configured).
 
     Parameters
@@ -202,13 +202,15 @@ def tvb_simulator(connectivity="connectivity_68", G=G_DEFAULT, lamda=0.0, nsig=N
         TVB monitors; default ``[Raw()]``.
     tau_rin : float
         Low-pass time constant (ms) on the rates from spiking regions.
+    coupling : tvb Coupling, optional
+        Replaces ``Linear(a=1)`` (the transfer check uses :func:`long_range_input`).
     """
     # not tvb.simulator.lab: importing it reconfigures logging as a side effect
     for name, value, lo, hi in (("G", G, 0.0, math.inf), ("lamda", lamda, 0.0, 1.0),
                                 ("nsig", nsig, 0.0, math.inf), ("dt", dt, 0.0, math.inf),
                                 ("speed", speed, 0.0, math.inf), ("tau_rin", tau_rin, 0.0, math.inf)):
         check_range(name, value, lo, hi, strict_lo=name in ("dt", "speed"))
-    from tvb.simulator import coupling, simulator
+    from tvb.simulator import coupling as tvb_coupling, simulator
     from tvb.simulator import monitors as tvb_monitors
 
     conn = load_connectivity(connectivity, speed)
@@ -217,9 +219,27 @@ def tvb_simulator(connectivity="connectivity_68", G=G_DEFAULT, lamda=0.0, nsig=N
     integrator = heun(dt, [nsig, nsig], noise_seed)
     initial = constant_history([FIXED_POINT[v] for v in model.state_variables], conn, dt)
     return simulator.Simulator(
-        model=model, connectivity=conn, coupling=coupling.Linear(a=np.array([1.0])),
+        model=model, connectivity=conn,
+        coupling=coupling if coupling is not None else tvb_coupling.Linear(a=np.array([1.0])),
         integrator=integrator, monitors=monitors or [tvb_monitors.Raw()],
         initial_conditions=initial)
+
+
+def long_range_input(gain: float):
+    """A constant coupling: sources at the fixed point, summed connectome weight times G = ``gain``.
+
+    The two coupling variables have different units, so a constant input is
+    a pair: ``gain * S_e*`` for the mass (dimensionless, times ``J_N`` in the
+    model) and ``gain * R_e*`` Hz for the spiking node's Poisson proxy, with
+    ``S_e*``, ``R_e*`` the uncoupled node's fixed point (:data:`FIXED_POINT`).
+    A region of connectivity_68 whose rows sum to W, at global coupling G,
+    gets ``gain = G W`` from sources sitting at that fixed point.  Used with
+    ``tvb_simulator(G=1)`` and ``default_to_spiking(G=1)``.
+    """
+    from .transfer import constant_coupling
+
+    check_range("gain", gain, 0.0, math.inf)
+    return constant_coupling([gain * FIXED_POINT["S_e"], gain * FIXED_POINT["R_e"]])
 
 
 # ----------------------------------------------------------------- spiking side

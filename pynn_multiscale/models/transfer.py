@@ -36,11 +36,20 @@ def single_region_connectivity(label: str = "node"):
     return conn
 
 
-def constant_coupling(level: float):
-    """TVB's ``Linear(a=0, b=level)``: every region's coupling is ``level``."""
+def constant_coupling(level):
+    """TVB's ``Linear(a=0, b=level)``: every region's coupling is ``level``.
+
+    ``level`` is one number for every coupling variable, or one per coupling
+    variable (in the model's ``cvar`` order), for a model whose coupling
+    variables have different units (reduced Wong-Wang's ``S_e`` and ``R_e``).
+    """
     from tvb.simulator.coupling import Linear
 
-    return Linear(a=np.array([0.0]), b=np.array([float(level)]))
+    b = np.asarray(level, dtype=float)
+    if b.ndim > 1 or not np.all(np.isfinite(b)):
+        raise ConfigurationError(bad_value("level", level, "a finite number or one per coupling "
+                                           "variable", "pass e.g. 0.5 or [0.1, 3.0]"))
+    return Linear(a=np.array([0.0]), b=b.reshape(-1, 1, 1) if b.ndim else b.reshape(1))
 
 
 def _check_levels(levels) -> np.ndarray:
@@ -53,7 +62,7 @@ def _check_levels(levels) -> np.ndarray:
 
 def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, variable: str,
                      duration: float = 1000.0, transient: float = 200.0, seeds=(1, 2, 3),
-                     **cosim_kwargs) -> np.ndarray:
+                     couple=constant_coupling, **cosim_kwargs) -> np.ndarray:
     """The to-TVB value of one spiking region at constant input levels, ``(n_levels, n_seeds)``.
 
     Parameters
@@ -72,6 +81,9 @@ def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, va
         Run length and the discarded beginning (ms).
     seeds : sequence of int
         One run per seed and level (the co-simulation's one seed).
+    couple : callable
+        ``couple(level)`` -> the TVB coupling of that level; default
+        :func:`constant_coupling` (the level on every coupling variable).
     **cosim_kwargs
         Passed to ``CoSimulation`` (``spiking_timestep``, ``max_rate``, ...).
     """
@@ -84,8 +96,7 @@ def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, va
     out = np.empty((levels.size, len(seeds)))
     for i, level in enumerate(levels):
         for j, seed in enumerate(seeds):
-            tvb = make_tvb(connectivity=single_region_connectivity(),
-                           coupling=constant_coupling(level))
+            tvb = make_tvb(connectivity=single_region_connectivity(), coupling=couple(level))
             with CoSimulation(tvb, sim, spiking_regions=[0], build_region=build_region,
                               to_spiking=to_spiking, to_tvb=to_tvb, seed=seed,
                               **cosim_kwargs) as cosim:
@@ -97,7 +108,7 @@ def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, va
 
 
 def mean_field_transfer(make_tvb, levels, variable: str, duration: float = 2000.0,
-                        settle: float = 1e-6) -> np.ndarray:
+                        settle: float = 1e-6, couple=constant_coupling) -> np.ndarray:
     """The TVB model's steady state of ``variable`` at each constant level (TVB alone).
 
     The simulator is integrated for ``duration`` ms; the last value is the
@@ -108,7 +119,7 @@ def mean_field_transfer(make_tvb, levels, variable: str, duration: float = 2000.
     levels = _check_levels(levels)
     out = np.empty(levels.size)
     for i, level in enumerate(levels):
-        tvb = make_tvb(connectivity=single_region_connectivity(), coupling=constant_coupling(level))
+        tvb = make_tvb(connectivity=single_region_connectivity(), coupling=couple(level))
         tvb.simulation_length = duration
         tvb.configure()
         var = tvb.model.variables_of_interest.index(variable)
