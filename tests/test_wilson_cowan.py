@@ -48,7 +48,7 @@ from pynn_multiscale.models import wilson_cowan as wc
 
 #: Five levels in the range of use, three above it (the mass's high state).
 IN_RANGE = (0.0, 0.075, 0.15, 0.225, 0.3)
-ABOVE = (0.5, 1.0, 2.0)
+ABOVE = (0.5, 2.0)
 LEVELS = IN_RANGE + ABOVE
 DURATION, TRANSIENT = 1000.0, 200.0
 SEEDS = (1, 2)
@@ -87,8 +87,8 @@ def test_interface_factors_follow_from_nu_max_and_the_sizes():
     assert out[-1, 0] == pytest.approx(1.0, abs=1e-4)
     k = int(wc.WC_PARAMS["tau_e"] / 0.1)
     assert out[k - 1, 0] == pytest.approx(1 - np.exp(-1.0), rel=1e-9)
-    # and clips at the mass's boundaries
-    assert step(np.full((1000, 1), 3 * wc.NU_MAX))[-1, 0] == 1.0
+    # and does not clip the node's bursts at the mass's boundary
+    assert step(np.full((1000, 1), 3 * wc.NU_MAX))[-1, 0] > 2.9
 
 
 def test_model_is_tvb_library_wilson_cowan_with_the_table_1_parameters():
