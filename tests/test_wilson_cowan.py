@@ -161,10 +161,12 @@ def test_mass_averages_and_steady_states():
     ode = np.array([_ode_mean(c, "E") for c in LEVELS])
     np.testing.assert_allclose(tvb, ode, rtol=0.01)
     assert tvb[0] == pytest.approx(wc.E0, abs=5e-5)  # the calibration's E0
-    fixed = transfer.mean_field_transfer(wc.tvb_simulator, ABOVE, "E")
+    deterministic = functools.partial(wc.tvb_simulator, nsig=0.0)
+    # near c = 0.33 the mass lingers on the vanished cycle's ghost: 4 s to settle
+    fixed = transfer.mean_field_transfer(deterministic, ABOVE, "E", duration=4000.0)
     np.testing.assert_allclose(fixed, tvb[len(IN_RANGE):], rtol=1e-4)
     with pytest.raises(Exception, match="still moves"):  # the limit cycle has no steady state
-        transfer.mean_field_transfer(wc.tvb_simulator, [0.0], "E")
+        transfer.mean_field_transfer(deterministic, [0.0], "E")
 
 
 # ------------------------------------------------------ the transfer check, NEST
