@@ -46,6 +46,19 @@ def late_mean(result, variable, start):
     return raw.where(raw.time > start, drop=True).values.mean(axis=0)
 
 
+def rms_difference(result, control, variable, start):
+    """Every region's root-mean-square difference of ``variable`` from ``control`` after ``start`` ms.
+
+    For oscillating regions, where an input shifts the phase more than the
+    time average, this sees what the mean difference averages away.
+    """
+    def late(r):
+        raw = r.monitor("Raw").sel(variable=variable).isel(mode=0)
+        return raw.where(raw.time > start, drop=True).values
+
+    return np.sqrt(((late(result) - late(control)) ** 2).mean(axis=0))
+
+
 def split_by_connection(values, weights, regions):
     """``values`` of the non-spiking regions: (directly connected to ``regions``, not connected)."""
     others = [r for r in range(weights.shape[0]) if r not in regions]
