@@ -129,32 +129,15 @@ def test_bad_parameters_are_refused():
 
 # ------------------------------------------------------------------ NEST
 
-def measured_potential(result, transient=TRANSIENT):
-    """S^-1 of the mean pulse density S(y1 - y2) after ``transient`` (mV)."""
-    raw = result.monitor("Raw")
-    v = (raw.sel(variable="y1") - raw.sel(variable="y2")).isel(region=0, mode=0)
-    v = v.where(v.time > transient, drop=True).values
-    return float(jr.inverse_sigmoid(jr.sigmoid(v).mean()))
-
-
 def _nest_transfer(B_scale=1.0, levels=LEVELS):
     import pyNN.nest as sim
 
-    import pynn_multiscale as pm
-
     build = functools.partial(jr.build_spiking_region, n=N, B=jr.B * B_scale)
-    out = []
-    for level in levels:
-        row = []
-        for seed in SEEDS:
-            tvb = jr.tvb_simulator(connectivity=transfer.single_region_connectivity(),
-                                   coupling=transfer.constant_coupling(level))
-            with pm.CoSimulation(tvb, sim, spiking_regions=[0], build_region=build,
-                                 to_spiking=jr.default_to_spiking(), to_tvb=jr.default_to_tvb(),
-                                 seed=seed, spiking_timestep=0.1) as cosim:
-                row.append(measured_potential(cosim.run(DURATION)))
-        out.append(row)
-    return out
+    return transfer.spiking_transfer(
+        sim, jr.tvb_simulator, build, jr.default_to_spiking(), jr.default_to_tvb(), levels, "y1",
+        DURATION, TRANSIENT, SEEDS, measure=functools.partial(jr.measured_potential,
+                                                              transient=TRANSIENT),
+        spiking_timestep=0.1).tolist()
 
 
 nest_transfer = isolated(_nest_transfer)

@@ -62,7 +62,7 @@ def _check_levels(levels) -> np.ndarray:
 
 def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, variable: str,
                      duration: float = 1000.0, transient: float = 200.0, seeds=(1, 2, 3),
-                     couple=constant_coupling, **cosim_kwargs) -> np.ndarray:
+                     couple=constant_coupling, measure=None, **cosim_kwargs) -> np.ndarray:
     """The to-TVB value of one spiking region at constant input levels, ``(n_levels, n_seeds)``.
 
     Parameters
@@ -84,6 +84,10 @@ def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, va
     couple : callable
         ``couple(level)`` -> the TVB coupling of that level; default
         :func:`constant_coupling` (the level on every coupling variable).
+    measure : callable, optional
+        ``measure(result)`` -> the run's value; default: the mean of
+        ``variable`` after ``transient`` (a pair whose measure is not a plain
+        mean, e.g. Jansen-Rit's ``measured_potential``, passes its own).
     **cosim_kwargs
         Passed to ``CoSimulation`` (``spiking_timestep``, ``max_rate``, ...).
     """
@@ -101,6 +105,9 @@ def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, va
                               to_spiking=to_spiking, to_tvb=to_tvb, seed=seed,
                               **cosim_kwargs) as cosim:
                 result = cosim.run(duration)
+            if measure is not None:
+                out[i, j] = measure(result)
+                continue
             raw = result.monitor("Raw")
             series = raw.sel(variable=variable).isel(region=0, mode=0)
             out[i, j] = float(series.where(series.time > transient, drop=True).mean())
