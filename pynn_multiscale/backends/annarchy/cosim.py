@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ConfigurationError
+from ...errors import ConfigurationError, bad_value
 from ..base import GlobalStateGuard, WindowLoop
 from ._projections import RECEPTORS
 from ._simulator import annarchy, state
@@ -64,6 +64,14 @@ class SpikeCounter:
     population: Any
     keep: bool  # the builder records spikes too: keep them for its get_data()
     read: int = 0
+
+
+@dataclass
+class CurrentSource:
+    """A current proxy's source (changes of the targets' ``i_offset``) and its delay (ms)."""
+
+    source: Any
+    delay: float
 
 
 @dataclass
@@ -181,6 +189,36 @@ class AnnarchyBackend(WindowLoop):
             cy = source.cyInstance
             cy.set_schedule(schedule)
             cy.set_rates([[scale * v] * size for v in values])
+
+    def add_current_source(self, population, delay=None):
+        """A current written into the neurons' ``i_offset`` next to their own (``_currents``)."""
+        from ._currents import ScheduledCurrent
+
+        source = ScheduledCurrent()
+        source.inject_into(population)
+        delay = self._dt if delay is None else float(delay)
+        return CurrentSource(source, delay)
+
+    def set_currents(self, handle, t0, dt, amplitudes):
+        """Amplitudes in nA, one per TVB step: value k acts from ``t0 + (k + 1) dt + delay``.
+
+        As NEST's ``step_current_generator`` through PyNN: TVB step k ends at
+        ``t0 + (k + 1) dt``, its value acts on the integration steps after that
+        time plus the delay.  After the last value the current is 0 (NEST's
+        generator sets 0 there too), until the next window's values replace it.
+        """
+        amplitudes = np.asarray(amplitudes, dtype=float)
+        if not amplitudes.size:
+            return
+        times = t0 + handle.delay + dt * np.arange(1, amplitudes.size + 2)
+        steps = np.rint(times / self._dt)
+        if np.abs(steps * self._dt - times).max() > 1e-6 * self._dt:
+            raise ConfigurationError(bad_value(
+                "set_currents times", f"steps of {dt} ms from {t0} ms with delay {handle.delay}",
+                f"times on the spiking grid ({self._dt} ms)",
+                "use a TVB step and a delay that are multiples of the spiking step"))
+        handle.source.set_schedule(steps.astype(np.int64).tolist(),
+                                   amplitudes.tolist() + [0.0])
 
     def add_offset(self, population):
         return population
