@@ -58,45 +58,6 @@ class _CurrentSource:
         raise AttributeError(name)
 
 
-class ScheduledCurrent(_CurrentSource):
-    """The co-simulation's current proxy: amplitudes by integration step, set window by window.
-
-    Unlike ``StepCurrentSource`` (whose whole list is scanned at every run),
-    only the changes still to come are kept: ``set_schedule`` merges new ones
-    (a later call overrides an earlier one at the same step), and each change
-    is dropped once applied.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self._schedule = {}  # integration step -> amplitude (nA) in force from that step on
-
-    def set_schedule(self, steps, amplitudes):
-        steps = [int(s) for s in steps]
-        now = state.steps(state.t)
-        if steps and min(steps) < now:
-            raise ConfigurationError(bad_value(
-                "current schedule", f"a change at step {min(steps)}",
-                f"changes from the current step ({now}) on",
-                "set a window's currents before the network reaches it"))
-        self._schedule.update(zip(steps, (float(a) for a in amplitudes)))
-
-    def _change_steps(self):
-        return list(self._schedule)
-
-    def _apply(self, step):
-        due = [s for s in self._schedule if s <= step]
-        if not due:
-            return
-        value = self._schedule[max(due)]
-        for s in due:
-            del self._schedule[s]
-        if value != self._applied:
-            for population, mask in self._targets:
-                population._set_injected(mask, value - self._applied)
-            self._applied = value
-
-
 class DCSource(_CurrentSource):
     """A constant current ``amplitude`` (nA) from ``start`` to ``stop`` (ms)."""
 

@@ -39,6 +39,7 @@ import numpy as np
 
 from ...errors import ConfigurationError, bad_value
 from ..base import GlobalStateGuard, WindowLoop
+from ._cells import INJECTED
 from ._projections import RECEPTORS
 from ._simulator import annarchy, state
 
@@ -68,10 +69,13 @@ class SpikeCounter:
 
 @dataclass
 class CurrentSource:
-    """A current proxy's source (changes of the targets' ``i_offset``) and its delay (ms)."""
+    """A current proxy's sources (one ``TimedArray`` per target part) and its schedule."""
 
-    source: Any
+    parts: list  # (TimedArray, size, cell type)
     delay: float
+    changes: dict = field(default_factory=dict)  # step -> amplitude (nA) acting from that step
+    value: float = 0.0  # the amplitude acting on the last step scheduled so far
+    pending: tuple | None = None  # a schedule set before the network was compiled
 
 
 @dataclass
@@ -94,6 +98,7 @@ class AnnarchyBackend(WindowLoop):
         self.sim = sim
         self._finished = False
         self._sources = []
+        self._currents = []
         self._dt = None  # the spiking step (ms), from setup
 
     def version(self) -> str:
@@ -111,6 +116,10 @@ class AnnarchyBackend(WindowLoop):
         for handle in self._sources:  # schedules set before the network existed in C++
             if handle.pending is not None:
                 self._write_schedule(handle, *handle.pending)
+                handle.pending = None
+        for handle in self._currents:
+            if handle.pending is not None:
+                self._write_current(handle, *handle.pending)
                 handle.pending = None
 
     @property
@@ -191,21 +200,40 @@ class AnnarchyBackend(WindowLoop):
             cy.set_rates([[scale * v] * size for v in values])
 
     def add_current_source(self, population, delay=None):
-        """A current written into the neurons' ``i_offset`` next to their own (``_currents``)."""
-        from ._currents import ScheduledCurrent
-
-        source = ScheduledCurrent()
-        source.inject_into(population)
+        """A ``TimedArray`` per target population, injected into its ``g_inj`` every step."""
+        ann = annarchy()
+        net = state.network()
+        parts = []
+        for whole, cells in population._parts():
+            if not whole.celltype.injectable:
+                raise ConfigurationError(bad_value(
+                    "CurrentFromCoupling population", whole.label, "neurons (not spike "
+                    "sources)", "inject into a neuron population"))
+            cells = np.asarray(cells, dtype=np.int64)
+            full = cells.size == whole.size and np.array_equal(cells, np.arange(whole.size))
+            source = net.create(ann.TimedArray(rates=np.zeros((1, cells.size))))
+            target = whole._ann if full else whole._ann[cells.tolist()]
+            net.connect(ann.CurrentInjection(source, target, INJECTED)).connect_current()
+            state.extra_code_keys.append(["current", state.populations.index(whole), cells.size]
+                                         + ([] if full else [cells.tolist()]))
+            parts.append((source, cells.size, whole.celltype))
         delay = self._dt if delay is None else float(delay)
-        return CurrentSource(source, delay)
+        handle = CurrentSource(parts, delay)
+        self._currents.append(handle)
+        return handle
 
     def set_currents(self, handle, t0, dt, amplitudes):
         """Amplitudes in nA, one per TVB step: value k acts from ``t0 + (k + 1) dt + delay``.
 
         As NEST's ``step_current_generator`` through PyNN: TVB step k ends at
-        ``t0 + (k + 1) dt``, its value acts on the integration steps after that
-        time plus the delay.  After the last value the current is 0 (NEST's
-        generator sets 0 there too), until the next window's values replace it.
+        ``t0 + (k + 1) dt``, and its value acts on the integration steps after
+        that time plus the delay; after a window's last value the current is
+        0 until the next window's values replace it (NEST's generator too).
+        The changes are kept here; each window, those acting on the window's
+        steps ``s0 + 1 .. s1`` go to the ``TimedArray`` as a schedule in its
+        own step count (the network's: it is never reset), one step early,
+        because a step's ``CurrentInjection`` reads the value the array set in
+        the step before.  All of them are used up within the window.
         """
         amplitudes = np.asarray(amplitudes, dtype=float)
         if not amplitudes.size:
@@ -217,8 +245,39 @@ class AnnarchyBackend(WindowLoop):
                 "set_currents times", f"steps of {dt} ms from {t0} ms with delay {handle.delay}",
                 f"times on the spiking grid ({self._dt} ms)",
                 "use a TVB step and a delay that are multiples of the spiking step"))
-        handle.source.set_schedule(steps.astype(np.int64).tolist(),
-                                   amplitudes.tolist() + [0.0])
+        s0, s1 = state.steps(t0), state.steps(t0 + amplitudes.size * dt)
+        now = state.steps(state.t)
+        if s0 != now:
+            raise ConfigurationError(bad_value(
+                "set_currents t0", t0, f"the start of the next window ({now * self._dt:g} ms)",
+                "send each window's currents just before running it"))
+        handle.changes.update(zip(steps.astype(np.int64).tolist(), amplitudes.tolist() + [0.0]))
+        acting = handle.value  # the amplitude acting on step s0 (already in the array's r)
+        schedule, values = [s0], [None]
+        for step in sorted(s for s in handle.changes if s <= s1):
+            value = handle.changes.pop(step)
+            if step <= s0 + 1:  # acts from s0 + 1 at the latest: the window's first entry
+                values[0] = value
+            else:
+                schedule.append(step - 1)
+                values.append(value)
+        if values[0] is None:  # no change at s0 + 1: the amplitude acting on s0 goes on
+            values[0] = acting
+        handle.value = values[-1]
+        if not state.compiled:
+            handle.pending = (schedule, values, acting)
+            return
+        self._write_current(handle, schedule, values, acting)
+
+    @staticmethod
+    def _write_current(handle, schedule, values, acting):
+        for source, size, celltype in handle.parts:
+            scaled = celltype.to_annarchy("i_offset", np.asarray(values), state.dt).tolist()
+            cy = source.cyInstance
+            cy.set_schedule(schedule)
+            cy.set_rates([[v] * size for v in scaled])
+            # set_rates also sets r (to the first entry): r is what the next step reads
+            cy.r = [float(celltype.to_annarchy("i_offset", acting, state.dt))] * size
 
     def add_offset(self, population):
         return population
