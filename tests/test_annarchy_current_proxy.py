@@ -101,3 +101,43 @@ def test_current_proxy_adds_to_each_neurons_own_offset_with_nests_timing(simulat
     assert np.abs(current - expected).max() < 1e-6 * scale, np.abs(current - expected).max()
     assert np.count_nonzero(np.diff(injected)) > 20 and injected.max() > 1.0  # a varying signal
     np.testing.assert_allclose(i_offset, OFFSETS, rtol=0, atol=1e-12)
+
+
+def example_rates(simulator, out):
+    """Per-neuron rates (Hz) of both spiking regions from a run of examples/montbrio_qif.py."""
+    import os
+    import subprocess
+    import sys
+
+    import neo
+
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "montbrio_qif.py")
+    done = subprocess.run([sys.executable, example, "--simulator", simulator, "--duration", "100",
+                           "--neurons", "200", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert any(x.startswith(f"mean rates ({simulator}, 100 ms)") for x in done.stdout.splitlines())
+    rates = {}
+    for region in (31, 65):
+        io = neo.NixIO(str(out / f"spiking_region_{region}.nix"), mode="ro")
+        (train,) = io.read_block().segments[0].spiketrains
+        io.close()
+        index = np.asarray(train.array_annotations["source_index"], dtype=int)
+        rates[region] = 1000.0 * np.bincount(index, minlength=200) / 100.0
+    return rates
+
+
+@pytest.mark.slow
+def test_montbrio_qif_example_on_annarchy_gives_nests_rates(tmp_path):
+    """The MPR pair (its QIF cells' own i_offset plus TVB's coupling as a current) on ANNarchy.
+
+    The cross-simulator criterion (tests/crosssim/features.py): per region, the
+    mean of the per-neuron rates within 3 standard errors of the difference
+    from NEST's.  Both runs build the same networks (PyNN's rng, the same seed).
+    """
+    got = {s: example_rates(s, tmp_path / s) for s in ("nest", "annarchy")}
+    for region in (31, 65):
+        a, n = got["annarchy"][region], got["nest"][region]
+        se = np.hypot(a.std(ddof=1), n.std(ddof=1)) / np.sqrt(a.size)
+        assert n.mean() > 1.0 and se > 0
+        assert abs(a.mean() - n.mean()) <= 3 * se, (region, a.mean(), n.mean(), se)

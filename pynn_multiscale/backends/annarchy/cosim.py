@@ -21,13 +21,23 @@ Mechanisms, and why:
   probability of a second spike in a step is 2e-4.
 * **Spikes -> counts.**  The population's ``Monitor`` on spikes, drained
   every window (about 0.5 ms per population and window).
+* **Step currents.**  Every adapter model adds ``g_inj`` to its ``i_offset``
+  (``_cells.py``); a ``TimedArray`` per target population sets it every
+  step through a ``CurrentInjection``, so a neuron's own ``i_offset`` (the
+  MPR and Jansen-Rit pairs' excitability) is kept.  Timing as NEST's
+  ``step_current_generator`` through PyNN: the value of TVB step k of a
+  window starting at t0 acts on the integration steps after
+  ``t0 + (k + 1) dt + delay``.  Each window its schedule and values are
+  written in C++ (about 0.4-0.55 ms per region and window for 200 neurons and
+  26 TVB steps on the MPR pair); ``simulate`` is not split.  Writing the
+  changes into ``i_offset`` instead, with ``simulate`` split at each one,
+  cost about 13 ms more per 2.6 ms window (27 calls).
 * **Offsets.**  ``i_offset`` written as one array (0.05 ms for 1000 neurons).
 * **State reads.**  The population mean of ``v`` (or ``gsyn_*``) read from
   ANNarchy at the window's end.
 
 Not available (ANNarchy would need its own per-step input mechanism):
-``step_current`` (use ``OffsetFromCoupling``) and ``spike_trains`` (use
-``RateToPoisson``).
+``spike_trains`` (use ``RateToPoisson``).
 """
 
 from __future__ import annotations
