@@ -57,6 +57,10 @@ CONVERSIONS = {
 }
 
 
+#: ANNarchy's target of injected currents (``g_inj`` in every model, reset every step).
+INJECTED = "inj"
+
+
 class StandardCellType:
     """A PyNN standard cell type (parameters in PyNN's names and units)."""
 
@@ -104,6 +108,10 @@ class StandardCellType:
         input (the alpha models' ``alpha_*``) and the EIF adaptation current
         ``w`` (measured: EIF spike times drifting 1.24 ms from NEST's over 13
         spikes; 0.18 ms with ``w`` integrated, in a numpy reimplementation).
+
+        ``i_offset`` becomes ``i_offset + g_inj``: the current proxy's input
+        (``cosim.py``), set every step by a ``CurrentInjection``, which leaves
+        the neuron's own ``i_offset`` alone.
         """
         import re
 
@@ -116,6 +124,10 @@ class StandardCellType:
             for key, text in texts.items():
                 text = re.sub(rf"\bd{old}/dt", f"d{new}/dt", text)
                 texts[key] = re.sub(rf"\b{old}\b", new, text)
+        # injected currents (the co-simulation's current proxy) arrive in g_inj, next to the
+        # neuron's own i_offset; a target's variable is reset to 0 after every step
+        texts["equations"] = re.sub(r"\bi_offset\b", f"(i_offset + g_{INJECTED})",
+                                    texts["equations"])
         return ann.Neuron(parameters=base.parameters, equations=texts["equations"],
                           spike=texts["spike"], reset=texts["reset"],
                           refractory=base.refractory, name=f"pynn_{type(self).__name__}")

@@ -128,8 +128,9 @@ class Population(_Subset):
         return self.size
 
     def _code_key(self):
+        # "inj": the models carry g_inj (a cache entry of an older adapter lacks it)
         return [type(self.celltype).__name__, self.size, self.split,
-                sorted(self.celltype.renamed.items())]
+                sorted(self.celltype.renamed.items()), "inj"]
 
     # ------------------------------------------------------------ parameters
     def _write(self, name, pynn_values, mask=None):

@@ -21,13 +21,23 @@ Mechanisms, and why:
   probability of a second spike in a step is 2e-4.
 * **Spikes -> counts.**  The population's ``Monitor`` on spikes, drained
   every window (about 0.5 ms per population and window).
+* **Step currents.**  Every adapter model adds ``g_inj`` to its ``i_offset``
+  (``_cells.py``); a ``TimedArray`` per target population sets it every
+  step through a ``CurrentInjection``, so a neuron's own ``i_offset`` (the
+  MPR and Jansen-Rit pairs' excitability) is kept.  Timing as NEST's
+  ``step_current_generator`` through PyNN: the value of TVB step k of a
+  window starting at t0 acts on the integration steps after
+  ``t0 + (k + 1) dt + delay``.  Each window its schedule and values are
+  written in C++ (about 0.4-0.55 ms per region and window for 200 neurons and
+  26 TVB steps on the MPR pair); ``simulate`` is not split.  Writing the
+  changes into ``i_offset`` instead, with ``simulate`` split at each one,
+  cost about 13 ms more per 2.6 ms window (27 calls).
 * **Offsets.**  ``i_offset`` written as one array (0.05 ms for 1000 neurons).
 * **State reads.**  The population mean of ``v`` (or ``gsyn_*``) read from
   ANNarchy at the window's end.
 
 Not available (ANNarchy would need its own per-step input mechanism):
-``step_current`` (use ``OffsetFromCoupling``) and ``spike_trains`` (use
-``RateToPoisson``).
+``spike_trains`` (use ``RateToPoisson``).
 """
 
 from __future__ import annotations
@@ -37,8 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ConfigurationError
+from ...errors import ConfigurationError, bad_value
 from ..base import GlobalStateGuard, WindowLoop
+from ._cells import INJECTED
 from ._projections import RECEPTORS
 from ._simulator import annarchy, state
 
@@ -67,6 +78,17 @@ class SpikeCounter:
 
 
 @dataclass
+class CurrentSource:
+    """A current proxy's sources (one ``TimedArray`` per target part) and its schedule."""
+
+    parts: list  # (TimedArray, size, cell type)
+    delay: float
+    changes: dict = field(default_factory=dict)  # step -> amplitude (nA) acting from that step
+    value: float = 0.0  # the amplitude acting on the last step scheduled so far
+    pending: tuple | None = None  # a schedule set before the network was compiled
+
+
+@dataclass
 class StateReader:
     """A population and the ANNarchy name of a state variable."""
 
@@ -86,6 +108,7 @@ class AnnarchyBackend(WindowLoop):
         self.sim = sim
         self._finished = False
         self._sources = []
+        self._currents = []
         self._dt = None  # the spiking step (ms), from setup
 
     def version(self) -> str:
@@ -103,6 +126,10 @@ class AnnarchyBackend(WindowLoop):
         for handle in self._sources:  # schedules set before the network existed in C++
             if handle.pending is not None:
                 self._write_schedule(handle, *handle.pending)
+                handle.pending = None
+        for handle in self._currents:
+            if handle.pending is not None:
+                self._write_current(handle, *handle.pending)
                 handle.pending = None
 
     @property
@@ -181,6 +208,86 @@ class AnnarchyBackend(WindowLoop):
             cy = source.cyInstance
             cy.set_schedule(schedule)
             cy.set_rates([[scale * v] * size for v in values])
+
+    def add_current_source(self, population, delay=None):
+        """A ``TimedArray`` per target population, injected into its ``g_inj`` every step."""
+        ann = annarchy()
+        net = state.network()
+        parts = []
+        for whole, cells in population._parts():
+            if not whole.celltype.injectable:
+                raise ConfigurationError(bad_value(
+                    "CurrentFromCoupling population", whole.label, "neurons (not spike "
+                    "sources)", "inject into a neuron population"))
+            cells = np.asarray(cells, dtype=np.int64)
+            full = cells.size == whole.size and np.array_equal(cells, np.arange(whole.size))
+            source = net.create(ann.TimedArray(rates=np.zeros((1, cells.size))))
+            target = whole._ann if full else whole._ann[cells.tolist()]
+            net.connect(ann.CurrentInjection(source, target, INJECTED)).connect_current()
+            state.extra_code_keys.append(["current", state.populations.index(whole), cells.size]
+                                         + ([] if full else [cells.tolist()]))
+            parts.append((source, cells.size, whole.celltype))
+        delay = self._dt if delay is None else float(delay)
+        handle = CurrentSource(parts, delay)
+        self._currents.append(handle)
+        return handle
+
+    def set_currents(self, handle, t0, dt, amplitudes):
+        """Amplitudes in nA, one per TVB step: value k acts from ``t0 + (k + 1) dt + delay``.
+
+        As NEST's ``step_current_generator`` through PyNN: TVB step k ends at
+        ``t0 + (k + 1) dt``, and its value acts on the integration steps after
+        that time plus the delay; after a window's last value the current is
+        0 until the next window's values replace it (NEST's generator too).
+        The changes are kept here; each window, those acting on the window's
+        steps ``s0 + 1 .. s1`` go to the ``TimedArray`` as a schedule in its
+        own step count (the network's: it is never reset), one step early,
+        because a step's ``CurrentInjection`` reads the value the array set in
+        the step before.  All of them are used up within the window.
+        """
+        amplitudes = np.asarray(amplitudes, dtype=float)
+        if not amplitudes.size:
+            return
+        times = t0 + handle.delay + dt * np.arange(1, amplitudes.size + 2)
+        steps = np.rint(times / self._dt)
+        if np.abs(steps * self._dt - times).max() > 1e-6 * self._dt:
+            raise ConfigurationError(bad_value(
+                "set_currents times", f"steps of {dt} ms from {t0} ms with delay {handle.delay}",
+                f"times on the spiking grid ({self._dt} ms)",
+                "use a TVB step and a delay that are multiples of the spiking step"))
+        s0, s1 = state.steps(t0), state.steps(t0 + amplitudes.size * dt)
+        now = state.steps(state.t)
+        if s0 != now:
+            raise ConfigurationError(bad_value(
+                "set_currents t0", t0, f"the start of the next window ({now * self._dt:g} ms)",
+                "send each window's currents just before running it"))
+        handle.changes.update(zip(steps.astype(np.int64).tolist(), amplitudes.tolist() + [0.0]))
+        acting = handle.value  # the amplitude acting on step s0 (already in the array's r)
+        schedule, values = [s0], [None]
+        for step in sorted(s for s in handle.changes if s <= s1):
+            value = handle.changes.pop(step)
+            if step <= s0 + 1:  # acts from s0 + 1 at the latest: the window's first entry
+                values[0] = value
+            else:
+                schedule.append(step - 1)
+                values.append(value)
+        if values[0] is None:  # no change at s0 + 1: the amplitude acting on s0 goes on
+            values[0] = acting
+        handle.value = values[-1]
+        if not state.compiled:
+            handle.pending = (schedule, values, acting)
+            return
+        self._write_current(handle, schedule, values, acting)
+
+    @staticmethod
+    def _write_current(handle, schedule, values, acting):
+        for source, size, celltype in handle.parts:
+            scaled = celltype.to_annarchy("i_offset", np.asarray(values), state.dt).tolist()
+            cy = source.cyInstance
+            cy.set_schedule(schedule)
+            cy.set_rates([[v] * size for v in scaled])
+            # set_rates also sets r (to the first entry): r is what the next step reads
+            cy.r = [float(celltype.to_annarchy("i_offset", acting, state.dt))] * size
 
     def add_offset(self, population):
         return population
