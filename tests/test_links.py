@@ -108,3 +108,4 @@ def test_a_pair_the_connectome_does_not_connect_is_refused():
         pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=[SOURCE, TARGET],
                         build_region=_build, min_delay=DT, links=[pm.RegionLink("S", "X", 1.0)],
                         to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")])
+
