@@ -18,9 +18,18 @@ an empty Brian2 compiler cache.
 ``ratio = cosim_s / (spiking_alone_s + tvb_alone_s)``.  Both runs' rates are
 reported: if they are zero, or disagree, the ratio means nothing.
 
+``--model NAME`` runs another pair's W1-like co-simulation (``montbrio_qif``,
+``jansen_rit``, ``wilson_cowan``; :data:`MODELS`): its own ``tvb_simulator()``,
+``build_spiking_region``, ``default_to_spiking()``, ``default_to_tvb()`` and
+the CoSimulation keywords of its example, on the same two regions.  Its
+network alone gets every value the co-simulation sent, as for W1: the current
+proxies' per-step amplitudes as one step current, the rate proxies'
+schedules as Poisson generator rates.
+
 Usage::
 
     python benchmarks/cosim_overhead.py --simulator nest --duration 1000 --json
+    python benchmarks/cosim_overhead.py --model jansen_rit --pipeline --json
 """
 
 from __future__ import annotations
