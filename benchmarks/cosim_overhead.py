@@ -404,6 +404,8 @@ def main(argv=None):
         parser.error(f"--proxy {args.proxy}: only with --model red_wong_wang; the other "
                      f"models use their own default_to_spiking() (drop --proxy)")
 
+    if args.model != "red_wong_wang":
+        MODELS[args.model]["build"](args.neurons)  # a bad --neurons stops here, not in a child
     regions = homologous_regions(args.regions)
     common = (args.simulator, regions, args.neurons, args.seed, args.proxy, args.coupling_mode)
     module = rww if args.model == "red_wong_wang" else model_module(args.model)
