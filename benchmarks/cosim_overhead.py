@@ -18,9 +18,18 @@ an empty Brian2 compiler cache.
 ``ratio = cosim_s / (spiking_alone_s + tvb_alone_s)``.  Both runs' rates are
 reported: if they are zero, or disagree, the ratio means nothing.
 
+``--model NAME`` runs another pair's W1-like co-simulation (``montbrio_qif``,
+``jansen_rit``, ``wilson_cowan``; :data:`MODELS`): its own ``tvb_simulator()``,
+``build_spiking_region``, ``default_to_spiking()``, ``default_to_tvb()`` and
+the CoSimulation keywords of its example, on the same two regions.  Its
+network alone gets every value the co-simulation sent, as for W1: the current
+proxies' per-step amplitudes as one step current, the rate proxies'
+schedules as Poisson generator rates.
+
 Usage::
 
     python benchmarks/cosim_overhead.py --simulator nest --duration 1000 --json
+    python benchmarks/cosim_overhead.py --model jansen_rit --pipeline --json
 """
 
 from __future__ import annotations
@@ -77,8 +86,64 @@ def build_region(sim, idx, label, rng, n_e, n_i):
     return rww.build_spiking_region(sim, idx, label, rng, n_e=n_e, n_i=n_i)
 
 
+#: --model NAME -> the pair's module and its defaults as its example in
+#: examples/NAME.py uses them: neurons per region (``--neurons``' default), how a
+#: neuron count becomes ``build_spiking_region``'s and ``default_to_spiking``'s
+#: keywords, and the pair's own CoSimulation keywords.  Every pair's TVB model has
+#: a ``spiking_update``, so every one can run ``--pipeline``.
+MODELS = {
+    "red_wong_wang": dict(neurons=1000),  # make_cosim's own W1 set-up (--proxy KIND)
+    "montbrio_qif": dict(neurons=1000, build=lambda n: dict(n=n), to_spiking=lambda n: {},
+                         cosim=lambda m: dict(spiking_timestep=0.05)),
+    "jansen_rit": dict(neurons=600, build=lambda n: dict(n=_split(n, 3)),
+                       to_spiking=lambda n: {}, cosim=lambda m: dict(spiking_timestep=0.1)),
+    "wilson_cowan": dict(neurons=200, build=lambda n: dict(n_e=_split(n, 2), n_i=_split(n, 2)),
+                         to_spiking=lambda n: dict(n_e=_split(n, 2)),
+                         cosim=lambda m: dict(max_rate=m.MAX_RATE)),
+    # "adex": being built (issue 14); once pynn_multiscale/models/adex.py lands, add
+    # its entry here as for the others (neurons, build, to_spiking, cosim keywords).
+}
+
+
+def _split(neurons, parts):
+    """``neurons`` per region as ``parts`` equal populations (Jansen-Rit's P, E, I; WC's E, I)."""
+    if neurons % parts:
+        raise SystemExit(f"--neurons {neurons}: this model's region has {parts} populations of "
+                         f"equal size; pass a multiple of {parts}")
+    return neurons // parts
+
+
+def model_module(name):
+    import importlib
+
+    return importlib.import_module(f"pynn_multiscale.models.{name}")
+
+
+def make_model_cosim(sim, regions, neurons, seed, model, mode, log=None, min_delay=None,
+                     pipeline=False, sync_interval=None):
+    """Any pair but W1's: its own TVB simulator, regions, proxies and CoSimulation keywords.
+
+    ``min_delay=None`` is CoSimulation's default (the interval split under the
+    shortest proxy delay), as in the pair's example.
+    """
+    spec, module = MODELS[model], model_module(model)
+    build = functools.partial(module.build_spiking_region, **spec["build"](neurons))
+    if log is not None:
+        _record_sources(sim, log)
+    cosim = pm.CoSimulation(module.tvb_simulator(), sim, spiking_regions=regions,
+                            build_region=build,
+                            to_spiking=module.default_to_spiking(**spec["to_spiking"](neurons)),
+                            to_tvb=module.default_to_tvb(), seed=seed, progress=False,
+                            coupling_mode=mode, pipeline=pipeline, sync_interval=sync_interval,
+                            min_delay=min_delay, **spec["cosim"](module))
+    return cosim, build
+
+
 def make_cosim(sim, regions, neurons, seed, kind, mode, log=None, min_delay=None,
-               pipeline=False, sync_interval=None):
+               pipeline=False, sync_interval=None, model="red_wong_wang"):
+    if model != "red_wong_wang":
+        return make_model_cosim(sim, regions, neurons, seed, model, mode, log, min_delay,
+                                pipeline, sync_interval)
     n_e, n_i = int(round(0.8 * neurons)), neurons - int(round(0.8 * neurons))
     tvb = rww.tvb_simulator()
 
@@ -162,7 +227,8 @@ def in_child(function, *args):
 
 
 def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, cold_cache,
-                       min_delay=None, pipeline=False, sync_interval=None):
+                       min_delay=None, pipeline=False, sync_interval=None,
+                       model="red_wong_wang"):
     """Build W1 and run it for ``duration`` ms (at least one window), timing both.
 
     ``build_s`` covers building and the first window (Brian2 compiles
@@ -181,7 +247,7 @@ def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, 
     log = {}
     t0 = time.perf_counter()
     cosim, build = make_cosim(sim, regions, neurons, seed, kind, mode, log, min_delay,
-                              pipeline, sync_interval)
+                              pipeline, sync_interval, model)
     log["labels"] = {idx: cosim.engine.region_labels[idx] for idx in regions}
     windows = log["windows"] = []
     original = cosim._begin_window
@@ -308,7 +374,13 @@ def main(argv=None):
     parser.add_argument("--simulator", default="nest", choices=sorted(SIMULATORS))
     parser.add_argument("--duration", type=float, default=1000.0, help="ms (default 1000)")
     parser.add_argument("--regions", type=int, default=2, help="spiking regions (default 2)")
-    parser.add_argument("--neurons", type=int, default=1000, help="neurons per region (80%% E)")
+    parser.add_argument("--model", default="red_wong_wang", choices=list(MODELS),
+                        help="the model pair (pynn_multiscale.models), with its example's "
+                             "proxies and keywords (default red_wong_wang: W1)")
+    parser.add_argument("--neurons", type=int, default=None,
+                        help="neurons per region (default the model's: red_wong_wang 1000, "
+                             "80%% E; montbrio_qif 1000; jansen_rit 600, wilson_cowan 200, "
+                             "in equal populations)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--proxy", default="poisson", choices=PROXY_KINDS,
                         help="the TVB -> spiking interface (default poisson)")
@@ -326,12 +398,20 @@ def main(argv=None):
                         help="the synchronisation interval in ms (default CoSimulation's)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    if args.neurons is None:
+        args.neurons = MODELS[args.model]["neurons"]
+    if args.model != "red_wong_wang" and args.proxy != "poisson":
+        parser.error(f"--proxy {args.proxy}: only with --model red_wong_wang; the other "
+                     f"models use their own default_to_spiking() (drop --proxy)")
 
+    if args.model != "red_wong_wang":
+        MODELS[args.model]["build"](args.neurons)  # a bad --neurons stops here, not in a child
     regions = homologous_regions(args.regions)
     common = (args.simulator, regions, args.neurons, args.seed, args.proxy, args.coupling_mode)
+    module = rww if args.model == "red_wong_wang" else model_module(args.model)
 
     # the first build and first window, with an empty compiler cache (Brian2 compiles then)
-    options = (args.min_delay, args.pipeline, args.sync_interval)
+    options = (args.min_delay, args.pipeline, args.sync_interval, args.model)
     first = in_child(timed_cosimulation, *common, 0.0, True, *options)
     cosim_times, alone_times, tvb_times, runs = [], [], [], []
     for _ in range(max(1, args.repeats)):
@@ -344,7 +424,7 @@ def main(argv=None):
                                         run["log"])
         alone_times.append(alone_s)
 
-        tvb = rww.tvb_simulator(noise_seed=pm.derive_seeds(args.seed, len(regions))["tvb_noise"])
+        tvb = module.tvb_simulator(noise_seed=pm.derive_seeds(args.seed, len(regions))["tvb_noise"])
         tvb.configure()
         tvb.run(simulation_length=run["sync_ms"])  # the untimed first window
         t0 = time.perf_counter()
@@ -358,7 +438,8 @@ def main(argv=None):
 
     out = {
         "simulator": args.simulator,
-        "proxy": args.proxy,
+        **({} if args.model == "red_wong_wang" else {"model": args.model}),
+        "proxy": args.proxy if args.model == "red_wong_wang" else "default",
         "coupling_mode": args.coupling_mode,
         "pipeline": args.pipeline,
         "nest_min_delay_ms": nest_min_delay,
