@@ -366,14 +366,15 @@ def tvb_simulator(connectivity="connectivity_68", G=G_DEFAULT, nsig=NSIG_DEFAULT
 
 # ----------------------------------------------------------------- spiking side
 
-def build_spiking_region(sim, region_index, label, rng, n=None, delay=DELAY, **params):
+def build_spiking_region(sim, region_index, label, rng, n=None, delay=DELAY, w_init=0.0,
+                         **params):
     """One AdEx region in plain PyNN: ``n (1 - g)`` E and ``n g`` I ``EIF_cond_exp_isfa_ista``.
 
     Every neuron receives exactly ``p N_tot (1 - g)`` E and ``p N_tot g`` I
     synapses (:func:`in_degrees`, 400 and 100 by default) of conductance
     ``Q_e``, ``Q_i``, whatever ``n``.  E cells adapt (``a_e``, ``b_e``,
     ``tau_w_e``), I cells do not.  Initial potentials are uniform between
-    rest and threshold; adaptation starts at 0.
+    rest and threshold; E cells' adaptation current starts at ``w_init``.
 
     Parameters
     ----------
@@ -381,6 +382,10 @@ def build_spiking_region(sim, region_index, label, rng, n=None, delay=DELAY, **p
         Neurons in the region; default the mass's ``N_tot`` (10 000).
     delay : float
         Synaptic delay (ms).
+    w_init : float
+        Initial adaptation current of the E cells (pA); e.g. the mass's
+        ``W_e`` at its steady state (:func:`steady_state`), so that a run
+        need not wait for the slow adaptation to build up from 0.
     **params
         Traits of the mass (as :func:`tvb_model`) to change in the network too,
         e.g. ``b_e=66.0``.
@@ -403,12 +408,13 @@ def build_spiking_region(sim, region_index, label, rng, n=None, delay=DELAY, **p
             "n", n, f"at least {k_e} E and {k_i} I neurons (the in-degrees; g = {p['g']:g})",
             f"pass n >= {int(math.ceil(max(k_e / (1 - p['g']), k_i / p['g'])))}"))
     check_range("delay", delay, 0.0, math.inf, strict_lo=True)
+    check_range("w_init", w_init, -math.inf, math.inf)
     pops = {}
     for name, size in (("E", n_e), ("I", n_i)):
         cell = cell_parameters(p, name)
         pop = sim.Population(size, sim.EIF_cond_exp_isfa_ista(**cell), label=f"{label}_{name}")
         pop.initialize(v=sim.RandomDistribution("uniform", (cell["v_rest"], cell["v_thresh"]),
-                                                rng=rng), w=0.0)
+                                                rng=rng), w=1e-3 * w_init if name == "E" else 0.0)
         pops[name] = pop
     projections = []
     for pre, k, q, receptor in (("E", k_e, p["Q_e"], "excitatory"),
