@@ -7,7 +7,8 @@ adapt: b_e 60 pA, tau_w 500 ms) with the parameters tvb-library's
 mass's in-degrees (400 E and 100 I synapses per neuron) at any region size.
 TVB sends each region its coupling ``G sum_j w_ij E_j`` (a rate per external
 synapse) plus the drive, as Poisson trains onto E and I; the networks' rates
-come back as ``E`` and ``I``.  See docs/models.md for the derivation and the
+come back as ``E`` and ``I``.  The E cells' adaptation starts at the mass's
+steady ``W_e``.  See docs/models.md for the derivation and the
 transfer check.
 
 Usage::
@@ -48,7 +49,8 @@ def main(argv=None):
     sim = simulator_module(args.simulator)
     tvb = adex.tvb_simulator(G=args.G, dt=args.dt)
     with pm.CoSimulation(tvb, sim, spiking_regions=[31, 65],
-                         build_region=functools.partial(adex.build_spiking_region, n=args.neurons),
+                         build_region=functools.partial(adex.build_spiking_region, n=args.neurons,
+                                                        w_init=adex.steady_state(0.0)[5]),
                          to_spiking=adex.default_to_spiking(), to_tvb=adex.default_to_tvb(),
                          seed=args.seed, spiking_timestep=0.1, pipeline=args.pipeline) as cosim:
         result = cosim.run(args.duration)
