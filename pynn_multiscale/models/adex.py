@@ -164,6 +164,13 @@ G_DEFAULT = 5.0
 NSIG_DEFAULT = 0.0
 
 
+def _scalar_traits() -> set:
+    """The names of the class's one-number parameters (not P_e, P_i, not methods)."""
+    model = ZerlautAdaptationSecondOrder()
+    return {name for name in type(model).declarative_attrs
+            if isinstance(getattr(model, name), np.ndarray) and getattr(model, name).size == 1}
+
+
 def tvb_model(**params) -> ZerlautAdaptationSecondOrderSpiking:
     """The pair's TVB model: tvb-library's defaults, the pair's drive, and ``params`` on top.
 
@@ -173,7 +180,7 @@ def tvb_model(**params) -> ZerlautAdaptationSecondOrderSpiking:
     """
     values = {"external_input_ex_ex": DRIVE, "external_input_in_ex": DRIVE}
     for name, value in params.items():
-        if not hasattr(ZerlautAdaptationSecondOrder, name) or name in ("P_e", "P_i"):
+        if name not in _scalar_traits():
             raise ConfigurationError(bad_value(
                 name, value, "a scalar trait of ZerlautAdaptationSecondOrder",
                 "pass e.g. b_e=60.0 or external_input_ex_ex=0.002"))
@@ -262,7 +269,7 @@ def steady_state(level: float = 0.0, **params) -> np.ndarray:
     first-order equations' lowest stable fixed point
     (:func:`_first_order_guess`) is polished into the root of the model's own
     second-order ``dfun`` (the noise drift at 0).  The mass also has a
-    high-rate state near 190 Hz; this never returns it.  TVB's own
+    high-rate state near 195 Hz; this never returns it.  TVB's own
     integration from the result stays put (tests: ``transfer.mean_field_transfer``).
     """
     from scipy.optimize import fsolve
@@ -293,8 +300,9 @@ def relaxation_time(level: float = 0.0, **params) -> float:
 
     ``-1 / max Re(lambda)`` over the eigenvalues of ``dfun``'s Jacobian at the
     steady state (central differences): how long the mass takes to forget a
-    perturbation, adaptation included.  The transfer check discards five of
-    them (e**-5 < 1% of the initial offset).
+    perturbation, adaptation included.  The transfer check discards three of
+    them, after starting the network's adaptation at the mass's ``W_e``
+    (e**-3 < 5% of the initial offset is left).
     """
     model = tvb_model(**params)
     model.configure()
