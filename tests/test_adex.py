@@ -297,6 +297,7 @@ def check(measured, levels=LEVELS):
     return rows
 
 
+@pytest.mark.slow
 def test_transfer_check_on_nest():
     """One region of 4000 AdEx neurons reports the mass's E and I within 3 SE + 10% at five levels.
 
@@ -312,6 +313,7 @@ def test_transfer_check_on_nest():
     assert all(row[0] for row in rows), report
 
 
+@pytest.mark.slow
 def test_transfer_check_catches_a_ten_percent_larger_q_e():
     """Q_e 10% larger in the network and its Poisson input (1.65 nS): the check fails at level 0.
 
