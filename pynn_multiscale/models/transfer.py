@@ -66,9 +66,8 @@ def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, va
         The pair's builder and proxies, as given to ``CoSimulation``.
     levels : sequence of float
         The constant couplings.
-    variable : str or tuple of str
-        The TVB variable a ``to_tvb`` proxy writes; several (a tuple) are read
-        from the same runs, and the result gets a last axis, one per variable.
+    variable : str
+        The TVB variable a ``to_tvb`` proxy writes.
     duration, transient : float
         Run length and the discarded beginning (ms).
     seeds : sequence of int
@@ -82,8 +81,7 @@ def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, va
     if not 0 <= transient < duration:
         raise ConfigurationError(bad_value("transient", transient, f"in [0, duration={duration})",
                                            "discard less than the run"))
-    names = (variable,) if isinstance(variable, str) else tuple(variable)
-    out = np.empty((levels.size, len(seeds), len(names)))
+    out = np.empty((levels.size, len(seeds)))
     for i, level in enumerate(levels):
         for j, seed in enumerate(seeds):
             tvb = make_tvb(connectivity=single_region_connectivity(),
@@ -93,10 +91,9 @@ def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, va
                               **cosim_kwargs) as cosim:
                 result = cosim.run(duration)
             raw = result.monitor("Raw")
-            for k, name in enumerate(names):
-                series = raw.sel(variable=name).isel(region=0, mode=0)
-                out[i, j, k] = float(series.where(series.time > transient, drop=True).mean())
-    return out[..., 0] if isinstance(variable, str) else out
+            series = raw.sel(variable=variable).isel(region=0, mode=0)
+            out[i, j] = float(series.where(series.time > transient, drop=True).mean())
+    return out
 
 
 def mean_field_transfer(make_tvb, levels, variable: str, duration: float = 2000.0,
