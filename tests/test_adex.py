@@ -102,8 +102,8 @@ def test_steady_states_are_where_tvb_stays():
     np.testing.assert_allclose(mass, roots, rtol=1e-8)
     assert np.all(np.diff(mass) > 0)
     taus = [adex.relaxation_time(level) for level in LEVELS]
-    # the transfer check's transient covers three of the slowest time constants
-    assert 100.0 < min(taus) and 3 * max(taus) <= TRANSIENT, taus
+    # the transfer check's transient covers two of the slowest time constants
+    assert 100.0 < min(taus) and 2 * max(taus) <= TRANSIENT, taus
 
 
 # --------------------------------------------------------------- whole brain
@@ -269,10 +269,12 @@ def _nest_transfer(levels, n, seed=1, **params):
 #: inputs shared between two E cells (docs/models.md: 1000 and 2000 neurons fire 30% and
 #: 13% below the mass at level 0; 4000 within 0.3%).
 N = 4000
-#: Three of the mass's slowest time constants (relaxation_time: 190-280 ms at LEVELS), then
-#: 600 ms measured in N_BATCHES batches.
-TRANSIENT = 3 * 280.0
-DURATION, N_BATCHES = TRANSIENT + 600.0, 6
+#: Two of the mass's slowest time constants (relaxation_time: 190-280 ms at LEVELS; E cells
+#: start at the mass's W_e, so little is left to relax), then 400 ms measured in N_BATCHES
+#: batches (the first version used three and 600 ms, 50% more suite time; both versions'
+#: figures are in docs/models.md).
+TRANSIENT = 2 * 280.0
+DURATION, N_BATCHES = TRANSIENT + 400.0, 4
 #: What the check allows besides 3 SE, as a fraction of the mass's rate (docs/models.md):
 #: no published number for the mean field's error against its network was found to cite;
 #: 10% is the size of the errors the check is built to catch (a 10% change of Q_e moves
@@ -301,8 +303,8 @@ def check(measured, levels=LEVELS):
 def test_transfer_check_on_nest():
     """One region of 4000 AdEx neurons reports the mass's E and I within 3 SE + 10% at five levels.
 
-    The SE is that of the six 100 ms batch means of one run per level (one
-    seed: each run costs 1.4 s of 4000 AdEx neurons).  Batches are
+    The SE is that of the four 100 ms batch means of one run per level (one
+    seed: each run costs 0.96 s of 4000 AdEx neurons).  Batches are
     correlated through the adaptation, so this SE is a lower bound; the
     allowance dominates the tolerance.
     """
