@@ -272,6 +272,150 @@ def w1_neighbours():
     return np.flatnonzero(receives)
 
 
+# ------------------------------------------------------------ scenario 5
+#: Scenario 5: each model pair's transfer check in short (tests/crosssim/test_model_pairs.py).
+#: Per pair: the constant inputs (two levels), the replicates per level, run length and
+#: discarded transient (ms), and the builder's size arguments.  A new pair (e.g. ``adex``)
+#: needs an entry here and a branch in :func:`pair_pieces`.
+PAIR_SCENARIOS = {
+    # g = G W: the uncoupled node and the edge of its range of use (test_red_wong_wang_transfer.py)
+    "red_wong_wang": dict(levels=(0.0, 0.3), replicates=3, duration=450.0, transient=200.0,
+                          size=dict(n_e=400, n_i=100)),
+    # I: the low and the high state, outside the bistable range (test_montbrio_qif.py)
+    "montbrio_qif": dict(levels=(-4.0, 6.0), replicates=3, duration=500.0, transient=300.0,
+                         size=dict(n=100)),
+    # c: p = mu + c = 0.35 and 0.60 /ms, stable fixed points of the mass (test_jansen_rit.py);
+    # the pulse density saturates, so levels closer than this differ by less than 10%
+    "jansen_rit": dict(levels=(0.13, 0.38), replicates=3, duration=500.0, transient=250.0,
+                       size=dict(n=100)),
+    # c: the calibration point (limit cycle of the mass) and the top of the range of use
+    "wilson_cowan": dict(levels=(0.0, 0.3), replicates=3, duration=500.0, transient=200.0,
+                         size={}),
+}
+PAIR_SEED = 1
+#: The loop's synchronisation interval (ms).  No connection touches the regions and their
+#: input is constant, so the interval changes nothing but the loop's overhead (1 ms, the
+#: default without connections, spent 20 s of a 56 s NEST run in per-window work).
+PAIR_SYNC_INTERVAL = 10.0
+
+
+def pair_pieces(pair):
+    """``(make_tvb, build_region, to_spiking, to_tvb, couple, readout, cosim_kwargs)`` of a pair.
+
+    The pair's own pieces, as its tests/test_<pair>.py gives them to
+    ``spiking_transfer``; ``readout(raw_region, transient)`` turns the Raw
+    monitor's series of one region (an xarray over time and variable) into
+    the transfer check's value.
+    """
+    import functools
+
+    from pynn_multiscale.models import transfer
+
+    size = PAIR_SCENARIOS[pair]["size"]
+
+    def mean_of(variable):
+        def readout(raw, transient):
+            series = raw.sel(variable=variable)
+            return float(series.where(series.time > transient, drop=True).mean())
+        return readout
+
+    if pair == "red_wong_wang":
+        from pynn_multiscale.models import red_wong_wang as m
+
+        return (functools.partial(m.tvb_simulator, nsig=0.0),
+                functools.partial(m.build_spiking_region, **size), m.default_to_spiking(G=1.0),
+                m.default_to_tvb(), m.long_range_input, mean_of("Rin_e"), dict(max_rate=2000.0))
+    if pair == "montbrio_qif":
+        from pynn_multiscale.models import montbrio_qif as m
+
+        return (m.tvb_simulator, functools.partial(m.build_spiking_region, **size),
+                m.default_to_spiking(), m.default_to_tvb(), transfer.constant_coupling,
+                mean_of("r"), dict(spiking_timestep=0.05, max_rate=2000.0))
+    if pair == "jansen_rit":
+        from pynn_multiscale.models import jansen_rit as m
+
+        def density(raw, transient):
+            """The mean pulse density S(y1 - y2) (1/ms) the rest of a brain would receive."""
+            v = raw.sel(variable="y1") - raw.sel(variable="y2")
+            return float(m.sigmoid(v.where(v.time > transient, drop=True).values).mean())
+
+        return (m.tvb_simulator, functools.partial(m.build_spiking_region, **size),
+                m.default_to_spiking(), m.default_to_tvb(), transfer.constant_coupling, density,
+                dict(spiking_timestep=0.1))
+    if pair == "wilson_cowan":
+        from pynn_multiscale.models import wilson_cowan as m
+
+        return (m.tvb_simulator, functools.partial(m.build_spiking_region, **size),
+                m.default_to_spiking(), m.default_to_tvb(), transfer.constant_coupling,
+                mean_of("E"), dict(max_rate=m.MAX_RATE))
+    raise ValueError(f"no scenario for the pair {pair!r}; add it to PAIR_SCENARIOS")
+
+
+def unconnected_connectivity(n):
+    """A TVB connectivity of ``n`` regions and no connection."""
+    from tvb.datatypes.connectivity import Connectivity
+
+    conn = Connectivity(weights=np.zeros((n, n)), tract_lengths=np.zeros((n, n)),
+                        centres=np.zeros((n, 3)),
+                        region_labels=np.array([f"node{i}" for i in range(n)]),
+                        speed=np.array([3.0]))
+    conn.configure()
+    return conn
+
+
+def per_region_coupling(couple, levels):
+    """TVB's ``Linear(a=0, b)`` with region i's ``b`` that of ``couple(levels[i])``.
+
+    ``couple(level)`` is a pair's constant coupling (``Linear(a=0, b=level)``,
+    one ``b`` per coupling variable or one for all); stacking their ``b``
+    along the region axis gives every region its own constant input.
+    """
+    from tvb.simulator.coupling import Linear
+
+    bs = [np.asarray(couple(level).b, dtype=float).reshape(-1, 1) for level in levels]
+    return Linear(a=np.array([0.0]), b=np.stack(bs, axis=1))  # (n_cvar or 1, n_region, 1)
+
+
+def _pair_transfer(simulator, pair):
+    """A pair's transfer check in short, every level and replicate in one network.
+
+    ``len(levels) * replicates`` unconnected regions, each a spiking region of
+    the pair, region ``i`` at the constant input ``levels[i // replicates]``
+    (the pair's own constant coupling, as ``spiking_transfer`` gives one
+    region): one network per simulator, so Brian2 and ANNarchy compile once.
+    The replicates are independent samples (each region draws from its own
+    seeded stream).  Returns the transfer check's value per region,
+    ``(n_levels, replicates)``, and every population's mean rate (Hz) after
+    the transient, same shape, per population.
+    """
+    import pynn_multiscale as pm
+
+    cfg = PAIR_SCENARIOS[pair]
+    make_tvb, build, to_spiking, to_tvb, couple, readout, kwargs = pair_pieces(pair)
+    levels, reps = cfg["levels"], cfg["replicates"]
+    n = len(levels) * reps
+    region_levels = [levels[i // reps] for i in range(n)]
+    tvb = make_tvb(connectivity=unconnected_connectivity(n),
+                   coupling=per_region_coupling(couple, region_levels))
+    duration, transient = cfg["duration"], cfg["transient"]
+    with pm.CoSimulation(tvb, pynn(simulator), spiking_regions=list(range(n)),
+                         build_region=build, to_spiking=to_spiking, to_tvb=to_tvb,
+                         seed=PAIR_SEED, sync_interval=PAIR_SYNC_INTERVAL, progress=False,
+                         **kwargs) as cosim:
+        result = cosim.run(duration)
+    raw = result.monitor("Raw")
+    values = np.array([readout(raw.isel(region=i, mode=0), transient) for i in range(n)])
+    rates = {}
+    for i in range(n):
+        for st in result.spiking[i].segments[0].spiketrains:  # one train per population
+            t = np.asarray(st.rescale("ms").magnitude)
+            rates.setdefault(st.annotations["population"], np.zeros(n))[i] = \
+                1000.0 * np.count_nonzero(t > transient) / (st.annotations["size"]
+                                                             * (duration - transient))
+    return {"values": values.reshape(len(levels), reps),
+            "rates": {k: v.reshape(len(levels), reps) for k, v in rates.items()}}
+
+
 # ------------------------------------------------- the isolated, cached entry points
 _all_single_cells = isolated(_single_cells)
 
@@ -286,3 +430,4 @@ poisson_population = isolated(_poisson_population)
 ei_region = isolated(_ei_region)
 w1 = isolated(_w1)
 w1_control = isolated(_w1_control)
+pair_transfer = isolated(_pair_transfer)
