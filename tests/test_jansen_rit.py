@@ -68,8 +68,9 @@ def test_derived_factors():
     # mean free potential of n presynaptic neurons at k nu: n k nu w tau_s tau_m / C_m
     nu = 0.003
     tau_m = 1 / jr.a
-    for key, C, gain, tau_s in (("PE", C1, jr.A / jr.a, 1 / jr.a), ("EP", C2, jr.A / jr.a, 1 / jr.a),
-                                ("PI", C3, jr.A / jr.a, 1 / jr.a), ("IP", C4, jr.B / jr.b, 1 / jr.b)):
+    tau_e = jr.TAU_SYN_E_FACTOR / jr.a
+    for key, C, gain, tau_s in (("PE", C1, jr.A / jr.a, tau_e), ("EP", C2, jr.A / jr.a, tau_e),
+                                ("PI", C3, jr.A / jr.a, tau_e), ("IP", C4, jr.B / jr.b, 1 / jr.b)):
         assert np.isclose(100 * 20 * nu * w[key] * tau_s * tau_m / jr.CM, C * gain * nu), key
     theta = jr.logistic_thresholds(2000)
     for v in (0.0, 4.0, 6.0, 9.0):

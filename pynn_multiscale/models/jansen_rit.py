@@ -97,6 +97,12 @@ N_POP = 200
 SPIKES_PER_PULSE = 20
 #: The reset lies this far (mV) below the neuron's threshold.
 EPS = 0.01
+#: tau_syn_E = TAU_SYN_E_FACTOR / a instead of exactly tau_m = 1/a: PyNN's Brian2
+#: ``IF_curr_exp`` integrates with the exact solution, which divides by tau_m - tau_syn
+#: (equal time constants left every cell silent there).  The excitatory weight is divided
+#: by the same factor, so each PSP's integral, which sets every mean potential, is JR's
+#: A / a exactly; the kernel's shape moves by 0.1%.
+TAU_SYN_E_FACTOR = 1.001
 #: Synaptic delay inside the node (ms); JR's kernels have none, so it is the smallest usual one.
 DELAY = 0.1
 
@@ -357,7 +363,8 @@ def weights(n=N_POP, k=SPIKES_PER_PULSE, A=A, B=B, a=a, J=J, cm=CM):
     that fire ``k`` spikes per pulse in place of ``C`` synapses: ``C w / (n k)``.
     """
     C1, C2, C3, C4 = c_constants(J)
-    exc, inh = A * a * cm, B * a * cm
+    # a PSP's integral is w tau_syn tau_m / C_m: A / a for tau_syn = TAU_SYN_E_FACTOR / a
+    exc, inh = A * a * cm / TAU_SYN_E_FACTOR, B * a * cm
     return {"PE": C1 * exc / (n * k), "PI": C3 * exc / (n * k),
             "EP": C2 * exc / (n * k), "IP": C4 * inh / (n * k)}
 
@@ -396,7 +403,7 @@ def build_spiking_region(sim, region_index, label, rng, n=N_POP, k=SPIKES_PER_PU
     theta = logistic_thresholds(n, r, v0)
     pops = {}
     for name in ("P", "E", "I"):
-        cell = sim.IF_curr_exp(cm=CM, tau_m=1.0 / a, v_rest=0.0, tau_syn_E=1.0 / a,
+        cell = sim.IF_curr_exp(cm=CM, tau_m=1.0 / a, v_rest=0.0, tau_syn_E=TAU_SYN_E_FACTOR / a,
                                tau_syn_I=1.0 / b, tau_refrac=refractory, v_thresh=theta,
                                v_reset=theta - eps,
                                i_offset=mu * A * CM if name == "P" else 0.0)

@@ -223,9 +223,13 @@ CELL_PARAMS = dict(cm=0.25, tau_m=15.0, v_rest=-70.0, v_thresh=-55.0, v_reset=-6
 
 #: The node of tvb-multiscale's WilsonCowanBuilder: weights (uS) equal to c_xy nS,
 #: all to all (NEST's all_to_all allows autapses), delay 1 ms; 7000 Hz Poisson
-#: background onto E at 1 nS.
+#: background onto E at 1 nS.  ``bg_sources``: the background of each E cell as the sum of
+#: that many independent Poisson sources of ``bg_rate / bg_sources`` (the same Poisson
+#: process).  1 on NEST; Brian2's PoissonGroup fires at most one spike per step, so at
+#: 7000 Hz and 0.1 ms (rate x dt = 0.7) one source loses most of the count's variance and
+#: the uncoupled node stays silent there: pass 10 (rate x dt = 0.07).
 NETWORK_PARAMS = dict(w_ee=0.010, w_ei=0.006, w_ie=0.010, w_ii=0.001, delay=1.0,
-                      bg_rate=7000.0, bg_weight=0.001)
+                      bg_rate=7000.0, bg_weight=0.001, bg_sources=1)
 
 #: CoSimulation's runaway check (Hz in 1 ms bins): the node fires in population bursts
 #: (up to 900 Hz in a 1 ms bin, measured); with t_ref = 2 ms no neuron can fire twice in
@@ -285,10 +289,16 @@ def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params
         projections.append(sim.Projection(
             pops[pre], pops[post], connector, sim.StaticSynapse(weight=weight, delay=p["delay"]),
             receptor_type=receptor, label=f"{label}_{pre}{post}"))
-    background = sim.Population(n_e, sim.SpikeSourcePoisson(rate=p["bg_rate"]),
+    k = p["bg_sources"]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ConfigurationError(bad_value("params['bg_sources']", k, "a whole number >= 1",
+                                           "pass 1, or 10 on Brian2"))
+    background = sim.Population(n_e * k, sim.SpikeSourcePoisson(rate=p["bg_rate"] / k),
                                 label=f"{label}_bg_E")
+    connector = sim.OneToOneConnector() if k == 1 else sim.FromListConnector(
+        [(i * k + j, i) for i in range(n_e) for j in range(k)])
     projections.append(sim.Projection(
-        background, pops["E"], sim.OneToOneConnector(),
+        background, pops["E"], connector,
         sim.StaticSynapse(weight=p["bg_weight"], delay=p["delay"]), receptor_type="excitatory",
         label=f"{label}_bg_E"))
     return SpikingRegion(pops, projections)

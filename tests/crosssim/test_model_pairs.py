@@ -24,23 +24,22 @@ two levels to differ by more than that tolerance.
 A new pair (``adex``) needs an entry in ``PAIRS`` below and in
 ``scenarios.PAIR_SCENARIOS`` / ``scenarios.pair_pieces``.
 
-Known failures, real backend defects (measured when this file was written):
+Backend defects this scenario found, and how the pairs now avoid them:
 
-* ``jansen_rit`` on Brian2: the column's cells have ``tau_m = tau_syn_E =
-  1/a = 10 ms``; PyNN's Brian2 ``IF_curr_exp`` is integrated with the exact
-  solution, which divides by ``tau_m - tau_syn`` (ZeroDivisionError in
-  the state updater with Cython; one cell alone fails the same way at
-  10 ms and runs at 10.001 ms).  Every population stays silent (P: 0 Hz
-  against NEST's 78 and 92 Hz).
-* ``wilson_cowan`` on Brian2 at c = 0: the node's 7000 Hz background
-  (a PyNN ``SpikeSourcePoisson`` in the pair's builder, rate * dt = 0.7) is
-  a ``PoissonGroup`` firing at most once per step, whose per-step count has
-  30% of a Poisson count's variance (FINDINGS.md); the uncoupled node is
-  fluctuation driven and stays silent (E 0 Hz against NEST's 18.8 Hz).  At
-  c = 0.3 the pair's proxy adds exactly Poisson input (Brian2 backend) and
-  the node fires within 10% of NEST.
-* ``montbrio_qif`` and ``jansen_rit`` on ANNarchy: ``CurrentFromCoupling``
-  is not supported there yet (CapabilityError).
+* ``jansen_rit`` on Brian2: with ``tau_m = tau_syn_E = 1/a`` every
+  population stayed silent (P 0 Hz against NEST's 78 and 92 Hz): PyNN's
+  Brian2 ``IF_curr_exp`` is integrated with the exact solution, which
+  divides by ``tau_m - tau_syn`` (ZeroDivisionError in the state updater;
+  one cell alone runs at 10.001 ms).  The pair now sets ``tau_syn_E =
+  1.001 / a`` and divides the weight by 1.001 (jansen_rit.TAU_SYN_E_FACTOR).
+* ``wilson_cowan`` on Brian2 at c = 0: one 7000 Hz background source per E
+  cell (rate * dt = 0.7) is a ``PoissonGroup`` firing at most once per step,
+  with 30% of a Poisson count's variance (FINDINGS.md); the
+  fluctuation-driven uncoupled node stayed silent (E 0 Hz against NEST's
+  18.8 Hz).  On Brian2 the scenario builds the node with ``bg_sources=10``
+  (the same Poisson process as ten sources of 700 Hz; scenarios.PAIR_BACKEND_SIZE).
+* ``montbrio_qif`` and ``jansen_rit`` on ANNarchy needed ``CurrentFromCoupling``,
+  which the ANNarchy backend now has (``step_current``).
 """
 
 import numpy as np
