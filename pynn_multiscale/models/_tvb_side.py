@@ -1,4 +1,4 @@
-"""What the TVB side of every model pair shares: checked numbers, a connectivity, a steady history, Heun.
+"""What every model pair shares: checked numbers and counts, a connectivity, a steady history, Heun.
 
 Kept out of any one pair so that a new pair does not import another pair's
 private helpers.
@@ -11,6 +11,22 @@ import math
 import numpy as np
 
 from ..errors import ConfigurationError, bad_value
+
+
+def check_count(name, value, lo, example, what="neurons"):
+    """``value`` must be a whole number >= ``lo`` (a population size, spikes per pulse...)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise ConfigurationError(bad_value(name, value, f"a whole number of {what} >= {lo}",
+                                           f"pass e.g. {name}={example}"))
+
+
+def check_known(name, given, table: dict, table_name: str):
+    """Every key of ``given`` must be a key of ``table`` (a misspelt parameter is an error)."""
+    unknown = set(given or {}) - set(table)
+    if unknown:
+        raise ConfigurationError(bad_value(name, sorted(unknown),
+                                           f"keys of {table_name}: {sorted(table)}",
+                                           "fix the spelling"))
 
 
 def check_range(name, value, lo, hi, strict_lo=False):

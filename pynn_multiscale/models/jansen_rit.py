@@ -76,7 +76,7 @@ from tvb.simulator.models.jansen_rit import JansenRit
 
 from ..errors import ConfigurationError, bad_value
 from ..region import SpikingRegion
-from ._tvb_side import check_range, constant_history, heun, load_connectivity
+from ._tvb_side import check_count, check_range, constant_history, heun, load_connectivity
 
 # ------------------------------------------------------------ the parameters
 
@@ -385,10 +385,8 @@ def build_spiking_region(sim, region_index, label, rng, n=N_POP, k=SPIKES_PER_PU
     SpikingRegion
         Populations ``"P"``, ``"E"``, ``"I"`` and the four projections.
     """
-    for name, value, lo in (("n", n, 2), ("k", k, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-            raise ConfigurationError(bad_value(name, value, f"an integer >= {lo}",
-                                               f"pass e.g. {name}={N_POP if name == 'n' else 20}"))
+    check_count("n", n, 2, N_POP)
+    check_count("k", k, 1, SPIKES_PER_PULSE, what="spikes per pulse")
     for name, value in (("A", A), ("B", B), ("a", a), ("b", b), ("J", J), ("e0", e0), ("r", r),
                         ("eps", eps), ("delay", delay)):
         check_range(name, value, 0.0, math.inf, strict_lo=True)

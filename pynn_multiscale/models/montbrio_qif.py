@@ -57,7 +57,7 @@ from tvb.simulator.models.infinite_theta import MontbrioPazoRoxin
 
 from ..errors import ConfigurationError, bad_value
 from ..region import SpikingRegion
-from ._tvb_side import check_range, constant_history, heun, load_connectivity
+from ._tvb_side import check_count, check_range, constant_history, heun, load_connectivity
 
 # ---------------------------------------------------------------- the mapping
 
@@ -298,9 +298,7 @@ def build_spiking_region(sim, region_index, label, rng, n=N_QIF, tau=TAU, eta=ET
     SpikingRegion
         The population ``"QIF"`` and its recurrent projection.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
-        raise ConfigurationError(bad_value("n", n, "a number of neurons >= 2",
-                                           f"pass e.g. n={N_QIF}"))
+    check_count("n", n, 2, N_QIF)
     for name, value, lo in (("tau", tau, 0.0), ("Delta", Delta, 0.0), ("delay", delay, 0.0)):
         check_range(name, value, lo, math.inf, strict_lo=True)
     c = mv_per_unit(tau)

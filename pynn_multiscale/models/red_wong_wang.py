@@ -24,7 +24,7 @@ from tvb.simulator.models.wong_wang_exc_inh import ReducedWongWangExcInh
 
 from ..errors import ConfigurationError, bad_value
 from ..region import SpikingRegion
-from ._tvb_side import check_range, constant_history, heun, load_connectivity  # noqa: F401 (constant_history: public here)
+from ._tvb_side import check_count, check_known, check_range, constant_history, heun, load_connectivity  # noqa: F401 (constant_history: public here)
 
 # --------------------------------------------------------------------- TVB side
 
@@ -284,14 +284,9 @@ def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params
     SpikingRegion
         Populations ``"E"`` and ``"I"`` and the projections among them.
     """
-    for name, value in (("n_e", n_e), ("n_i", n_i)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ConfigurationError(bad_value(name, value, "a positive number of neurons",
-                                               f"pass e.g. {name}={N_E if name == 'n_e' else N_I}"))
-    unknown = set(params or {}) - set(NETWORK_PARAMS)
-    if unknown:
-        raise ConfigurationError(bad_value("params", sorted(unknown), f"keys of NETWORK_PARAMS: "
-                                           f"{sorted(NETWORK_PARAMS)}", "fix the spelling"))
+    check_count("n_e", n_e, 1, N_E)
+    check_count("n_i", n_i, 1, N_I)
+    check_known("params", params, NETWORK_PARAMS, "NETWORK_PARAMS")
     p = dict(NETWORK_PARAMS, **(params or {}))
     cell = sim.IF_cond_alpha(**CELL_PARAMS)
     pops = {"E": sim.Population(n_e, cell, label=f"{label}_E"),

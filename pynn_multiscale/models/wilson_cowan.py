@@ -62,9 +62,8 @@ import numpy as np
 from tvb.basic.neotraits.api import Final, List
 from tvb.simulator.models.wilson_cowan import WilsonCowan
 
-from ..errors import ConfigurationError, bad_value
 from ..region import SpikingRegion
-from ._tvb_side import check_range, constant_history, heun, load_connectivity
+from ._tvb_side import check_count, check_known, check_range, constant_history, heun, load_connectivity
 
 # --------------------------------------------------------------------- TVB side
 
@@ -128,11 +127,7 @@ C_MAX = 0.3
 
 def tvb_model(**params) -> WilsonCowanSpiking:
     """The pair's TVB model: :data:`WC_PARAMS`, overridden by ``params``."""
-    unknown = set(params) - set(WC_PARAMS)
-    if unknown:
-        raise ConfigurationError(bad_value("model parameter", sorted(unknown),
-                                           f"keys of WC_PARAMS: {sorted(WC_PARAMS)}",
-                                           "fix the spelling"))
+    check_known("model parameter", params, WC_PARAMS, "WC_PARAMS")
     values = dict(WC_PARAMS, **params)
     for name, value in values.items():
         positive = name.startswith("tau")
@@ -261,15 +256,9 @@ def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params
     SpikingRegion
         Populations ``"E"`` and ``"I"`` and the projections among them.
     """
-    for name, value in (("n_e", n_e), ("n_i", n_i)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ConfigurationError(bad_value(name, value, "a positive number of neurons",
-                                               f"pass e.g. {name}=100"))
-    unknown = set(params or {}) - set(NETWORK_PARAMS)
-    if unknown:
-        raise ConfigurationError(bad_value("params", sorted(unknown),
-                                           f"keys of NETWORK_PARAMS: {sorted(NETWORK_PARAMS)}",
-                                           "fix the spelling"))
+    check_count("n_e", n_e, 1, N_E)
+    check_count("n_i", n_i, 1, N_I)
+    check_known("params", params, NETWORK_PARAMS, "NETWORK_PARAMS")
     p = dict(NETWORK_PARAMS, **(params or {}))
     for name, value in p.items():
         check_range(name, value, 0.0, math.inf, strict_lo=name == "delay")
@@ -290,9 +279,7 @@ def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params
             pops[pre], pops[post], connector, sim.StaticSynapse(weight=weight, delay=p["delay"]),
             receptor_type=receptor, label=f"{label}_{pre}{post}"))
     k = p["bg_sources"]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ConfigurationError(bad_value("params['bg_sources']", k, "a whole number >= 1",
-                                           "pass 1, or 10 on Brian2"))
+    check_count("params['bg_sources']", k, 1, "10 (on Brian2)", what="sources")
     background = sim.Population(n_e * k, sim.SpikeSourcePoisson(rate=p["bg_rate"] / k),
                                 label=f"{label}_bg_E")
     connector = sim.OneToOneConnector() if k == 1 else sim.FromListConnector(
