@@ -21,6 +21,7 @@ import pytest
 from isolation import isolated
 from pynn_multiscale.errors import ConfigurationError
 from pynn_multiscale.models import adex, transfer
+from whole_brain import assert_neighbours_respond, split_by_connection
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -121,6 +122,7 @@ def _whole_brain(G, seed=1):
     import pyNN.nest as sim
 
     import pynn_multiscale as pm
+    from whole_brain import binned_rates
 
     tvb = adex.tvb_simulator(G=G, dt=WB_DT)
     build = functools.partial(adex.build_spiking_region, n=WB_N,
@@ -129,15 +131,9 @@ def _whole_brain(G, seed=1):
                          to_spiking=adex.default_to_spiking(), to_tvb=adex.default_to_tvb(),
                          seed=seed, spiking_timestep=0.1) as cosim:
         result = cosim.run(WB_DURATION)
-    edges = np.arange(WB_FROM, WB_DURATION + 1e-9, 50.0)
-    rates = {}
-    for region in REGIONS:
-        for population in ("E", "I"):
-            trains = [s for s in result.spiking[region].segments[0].spiketrains
-                      if s.annotations["population"] == population]
-            counts = sum(np.histogram(np.asarray(s.rescale("ms")), bins=edges)[0] for s in trains)
-            rates[region, population] = (counts * 1000.0 / (50.0 * trains[0].annotations["size"])
-                                         ).tolist()
+    rates = {(region, population): binned_rates(result, region, population, WB_FROM,
+                                                WB_DURATION, bin_ms=50.0).tolist()
+             for region in REGIONS for population in ("E", "I")}
     tvb_e = result.monitor("Raw").sel(variable="E").isel(mode=0).values
     return rates, tvb_e.tolist()
 
@@ -207,14 +203,7 @@ def test_spiking_regions_drive_their_tvb_neighbours():
     tvb_e, control, weights = np.asarray(tvb_e), np.asarray(control), np.asarray(weights)
     late = slice(int(round(WB_FROM / WB_DT)), None)
     diff = (tvb_e[late] - control[late]).mean(axis=0)
-    others = [r for r in range(weights.shape[0]) if r not in REGIONS]
-    connected = [r for r in others if weights[r, REGIONS].sum() > 0]
-    unconnected = [r for r in others if weights[r, REGIONS].sum() == 0]
-    assert len(connected) >= 10 and len(unconnected) >= 10
-    d, u = diff[connected], diff[unconnected]
-    assert d.mean() > 3 * d.std(ddof=1) / np.sqrt(d.size), d
-    excess = d.mean() - u.mean()
-    assert excess > 3 * np.sqrt(d.var(ddof=1) / d.size + u.var(ddof=1) / u.size), (d, u)
+    assert_neighbours_respond(*split_by_connection(diff, weights, REGIONS))
 
 
 def test_example_runs_at_short_duration_and_small_size(tmp_path):
