@@ -97,6 +97,46 @@ def _single_neurons(etas):
     return rates
 
 
+def _one_network_and_fresh():
+    """A 200-neuron QIF region at I = -4, 4, -2: one network through the levels, and fresh ones."""
+    import functools
+
+    import pyNN.nest as sim
+
+    calls = []
+    build = functools.partial(mpr.build_spiking_region, n=200)
+    kwargs = dict(duration=500.0, transient=300.0, seeds=(1,), spiking_timestep=0.05,
+                  max_rate=2000.0, progress=False)
+    one = transfer.spiking_transfer(sim, mpr.tvb_simulator, build, mpr.default_to_spiking(),
+                                    mpr.default_to_tvb(), (-4.0, 4.0, -2.0), "r",
+                                    between=lambda cosim, level: calls.append(
+                                        (level, cosim.tvb.coupling.b.ravel().tolist())),
+                                    **kwargs)
+    fresh = transfer.spiking_transfer(sim, mpr.tvb_simulator, build, mpr.default_to_spiking(),
+                                      mpr.default_to_tvb(), (-4.0, 4.0, -2.0), "r",
+                                      one_network=False, **kwargs)
+    return (1000 * one).ravel().tolist(), (1000 * fresh).ravel().tolist(), calls
+
+
+one_network_and_fresh = isolated(_one_network_and_fresh)
+
+
+def test_one_network_goes_through_the_levels_as_fresh_networks_do():
+    """spiking_transfer's default: one network per seed, the coupling set before each level.
+
+    The first level is the same run either way (same seed, same start), so
+    equal to the bit; the later ones start where the previous level left the
+    network and must land on the same steady state as a fresh network (the
+    high state at I = 4, back to the low one at I = -2), within 2% of it.
+    ``between`` sees each level once, in order, with TVB's coupling already set.
+    """
+    one, fresh, calls = one_network_and_fresh()
+    assert one[0] == fresh[0]
+    assert one[1] > 10 * one[0] and one[2] < 2 * one[0]  # the input did change
+    np.testing.assert_allclose(one[1:], fresh[1:], rtol=0.02)
+    assert calls == [(-4.0, [-4.0]), (4.0, [4.0]), (-2.0, [-2.0])]
+
+
 def test_steady_states_are_where_tvb_settles():
     """TVB's own integration of the mass ends on the fixed points of the quartic."""
     tvb = transfer.mean_field_transfer(mpr.tvb_simulator, LEVELS, "r")

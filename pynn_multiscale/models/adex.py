@@ -444,6 +444,20 @@ def build_spiking_region(sim, region_index, label, rng, n=None, delay=DELAY, w_i
     return SpikingRegion(pops, projections)
 
 
+def start_adaptation_at_steady_state(cosim, level: float, **params) -> None:
+    """Set every spiking region's E adaptation current to the mass's ``W_e`` at ``level``.
+
+    The ``between`` hook of :func:`~pynn_multiscale.models.transfer.spiking_transfer`
+    for this pair: adaptation relaxes over hundreds of ms (:func:`relaxation_time`),
+    so a region driven from one level to the next starts each level where the
+    mass's steady state has it, as a fresh region built with ``w_init`` would.
+    ``params``: traits of the mass (as :func:`tvb_model`).
+    """
+    w = steady_state(level, **params)[5]
+    for region in cosim.regions.values():
+        region.populations["E"].initialize(w=1e-3 * w)  # pA -> nA (PyNN's unit)
+
+
 def default_to_spiking(**params):
     """The coupling on ``E`` as Poisson trains onto E and I (derivation in the module docstring).
 

@@ -441,16 +441,17 @@ def default_to_tvb(k=SPIKES_PER_PULSE):
     return [SpikeRate("P", "y1", transform=transforms.Affine(scale=1e-3 / k))]
 
 
-def measured_potential(result, transient: float, region: int = 0) -> float:
+def measured_potential(result, transient: float, region: int = 0,
+                       stop: float = math.inf) -> float:
     """What the rest of a brain receives from a region, as a potential (mV).
 
-    ``S^-1`` of the time-averaged pulse density ``S(y1 - y2)`` after
-    ``transient`` ms: the transfer check's measure.  The plain mean of
+    ``S^-1`` of the time-averaged pulse density ``S(y1 - y2)`` over
+    ``transient < t <= stop`` (ms): the transfer check's measure.  The plain mean of
     ``y1 - y2`` is biased by the sigmoid's curvature (10.26 mV against the
     mass's 9.29 at c = 0.28).
     """
     raw = result.monitor("Raw")
     v = (raw.sel(variable="y1") - raw.sel(variable="y2")).isel(region=region, mode=0)
-    v = v.where(v.time > transient, drop=True).values
+    v = v.where((v.time > transient) & (v.time <= stop), drop=True).values
     return float(inverse_sigmoid(sigmoid(v).mean()))
 

@@ -11,7 +11,8 @@ Both sides are run here with the pair's own pieces and nothing else:
   ``level`` (TVB's ``Linear(a=0, b=level)``), so the to-spiking proxy sends
   ``weight * transform(level)`` exactly as it would send a whole brain's
   coupling; the value the to-TVB proxy writes into ``variable`` is averaged
-  after a discarded transient, once per seed.
+  after a discarded transient, once per seed.  One network per seed goes
+  through the levels in turn (the network is built once).
 * :func:`mean_field_transfer`: the same one-region TVB simulator alone
   (no spiking region), integrated until the variable settles.
 
@@ -62,7 +63,8 @@ def _check_levels(levels) -> np.ndarray:
 
 def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, variable: str,
                      duration: float = 1000.0, transient: float = 200.0, seeds=(1, 2, 3),
-                     couple=constant_coupling, measure=None, **cosim_kwargs) -> np.ndarray:
+                     couple=constant_coupling, measure=None, between=None,
+                     one_network: bool = True, **cosim_kwargs) -> np.ndarray:
     """The to-TVB value of one spiking region at constant input levels, ``(n_levels, n_seeds)``.
 
     Parameters
@@ -78,16 +80,29 @@ def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, va
     variable : str
         The TVB variable a ``to_tvb`` proxy writes.
     duration, transient : float
-        Run length and the discarded beginning (ms).
+        Time at each level and its discarded beginning (ms).
     seeds : sequence of int
-        One run per seed and level (the co-simulation's one seed).
+        One network per seed (the co-simulation's one seed).
     couple : callable
         ``couple(level)`` -> the TVB coupling of that level; default
         :func:`constant_coupling` (the level on every coupling variable).
     measure : callable, optional
-        ``measure(result)`` -> the run's value; default: the mean of
-        ``variable`` after ``transient`` (a pair whose measure is not a plain
-        mean, e.g. Jansen-Rit's ``measured_potential``, passes its own).
+        ``measure(result, transient=t0, stop=t1)`` -> the value over
+        ``t0 < t <= t1`` (ms); default: the mean of ``variable`` there (a pair
+        whose measure is not a plain mean, e.g. Jansen-Rit's
+        ``measured_potential``, passes its own).
+    between : callable, optional
+        ``between(cosim, level)``, called before each level's run: e.g. to
+        start a slow variable at the level's own steady state (the AdEx pair's
+        adaptation current).
+    one_network : bool
+        True (default): one network per seed, driven through the levels in
+        turn: level ``i`` runs from ``i * duration`` to ``(i + 1) * duration``,
+        starting from where the previous level left the network, and its
+        first ``transient`` ms are discarded.  A network is built once instead
+        of once per level (for the AdEx and QIF regions the build costs more
+        than a level's run).  False: a new network for every level and seed,
+        each starting from the builder's initial state.
     **cosim_kwargs
         Passed to ``CoSimulation`` (``spiking_timestep``, ``max_rate``, ...).
     """
@@ -97,20 +112,35 @@ def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, va
     if not 0 <= transient < duration:
         raise ConfigurationError(bad_value("transient", transient, f"in [0, duration={duration})",
                                            "discard less than the run"))
+
+    def cosimulation(level, seed):
+        tvb = make_tvb(connectivity=single_region_connectivity(), coupling=couple(level))
+        return CoSimulation(tvb, sim, spiking_regions=[0], build_region=build_region,
+                            to_spiking=to_spiking, to_tvb=to_tvb, seed=seed, **cosim_kwargs)
+
+    def value(result, start, stop):
+        if measure is not None:
+            return measure(result, transient=start, stop=stop)
+        series = result.monitor("Raw").sel(variable=variable).isel(region=0, mode=0)
+        return float(series.where((series.time > start) & (series.time <= stop), drop=True).mean())
+
+    def run_level(cosim, level, start):
+        if between is not None:
+            between(cosim, level)
+        return value(cosim.run(duration), start + transient, start + duration)
+
     out = np.empty((levels.size, len(seeds)))
-    for i, level in enumerate(levels):
-        for j, seed in enumerate(seeds):
-            tvb = make_tvb(connectivity=single_region_connectivity(), coupling=couple(level))
-            with CoSimulation(tvb, sim, spiking_regions=[0], build_region=build_region,
-                              to_spiking=to_spiking, to_tvb=to_tvb, seed=seed,
-                              **cosim_kwargs) as cosim:
-                result = cosim.run(duration)
-            if measure is not None:
-                out[i, j] = measure(result)
-                continue
-            raw = result.monitor("Raw")
-            series = raw.sel(variable=variable).isel(region=0, mode=0)
-            out[i, j] = float(series.where(series.time > transient, drop=True).mean())
+    for j, seed in enumerate(seeds):
+        if not one_network:
+            for i, level in enumerate(levels):
+                with cosimulation(level, seed) as cosim:
+                    out[i, j] = run_level(cosim, level, 0.0)
+            continue
+        with cosimulation(levels[0], seed) as cosim:
+            for i, level in enumerate(levels):
+                # Linear.post reads b at every step: the next window gets the new level
+                cosim.tvb.coupling.b = couple(level).b
+                out[i, j] = run_level(cosim, level, i * duration)
     return out
 
 
