@@ -19,7 +19,7 @@ an empty Brian2 compiler cache.
 reported: if they are zero, or disagree, the ratio means nothing.
 
 ``--model NAME`` runs another pair's W1-like co-simulation (``montbrio_qif``,
-``jansen_rit``, ``wilson_cowan``; :data:`MODELS`): its own ``tvb_simulator()``,
+``jansen_rit``, ``wilson_cowan``, ``adex``; :data:`MODELS`): its own ``tvb_simulator()``,
 ``build_spiking_region``, ``default_to_spiking()``, ``default_to_tvb()`` and
 the CoSimulation keywords of its example, on the same two regions.  Its
 network alone gets every value the co-simulation sent, as for W1: the current
@@ -100,8 +100,10 @@ MODELS = {
     "wilson_cowan": dict(neurons=200, build=lambda n: dict(n_e=_split(n, 2), n_i=_split(n, 2)),
                          to_spiking=lambda n: dict(n_e=_split(n, 2)),
                          cosim=lambda m: dict(max_rate=m.MAX_RATE)),
-    # "adex": being built (issue 14); once pynn_multiscale/models/adex.py lands, add
-    # its entry here as for the others (neurons, build, to_spiking, cosim keywords).
+    # E cells start at the uncoupled mass's adaptation current, as in examples/adex.py
+    "adex": dict(neurons=2000,
+                 build=lambda n: dict(n=n, w_init=model_module("adex").steady_state(0.0)[5]),
+                 to_spiking=lambda n: {}, cosim=lambda m: dict(spiking_timestep=0.1)),
 }
 
 

@@ -18,6 +18,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # (docs/performance.md); 0.1 ms slices end where the windows do.  Its node (200
     # neurons, the default) fires in bursts: 30 ms to see one in one region or both
     ("wilson_cowan", ["--duration", "30", "--min-delay", "0.1"]),
+    # 600 neurons: the smallest region with the mass's in-degrees (400 E, 100 I) and no
+    # self-connections
+    ("adex", ["--neurons", "600", "--duration", "12"]),
 ])
 def test_model_benchmark_replays_the_cosimulation_input(model, options):
     """The network alone, fed every value the co-simulation sent, fires the same spikes.
@@ -38,7 +41,7 @@ def test_model_benchmark_replays_the_cosimulation_input(model, options):
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["model"] == model and out["pipeline"] == ("--pipeline" in options)
     pops = {"montbrio_qif": ["QIF"], "jansen_rit": ["P", "E", "I"],
-            "wilson_cowan": ["E", "I"]}[model]
+            "wilson_cowan": ["E", "I"], "adex": ["E", "I"]}[model]
     assert sorted(out["rates_hz"]) == sorted(f"{r}/{p}" for r in (31, 65) for p in pops)
     assert out["rates_hz"] == out["rates_alone_hz"]
     assert any(v > 0 for v in out["rates_hz"].values())  # the comparison saw spikes
