@@ -5,6 +5,7 @@ tests in this directory, and prints the table it writes::
 
     python tests/crosssim/report.py            # writes docs/validation.md
     python tests/crosssim/report.py --stdout   # prints it only
+    python tests/crosssim/report.py --pairs    # scenario 5 (the model pairs) only
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ sys.path[:0] = [HERE, os.path.join(HERE, ".."), os.path.join(HERE, "..", "..")]
 
 import scenarios as S  # noqa: E402
 import test_ei_region as s3  # noqa: E402
+import test_model_pairs as s5  # noqa: E402
 import test_poisson_population as s2  # noqa: E402
 import test_single_cells as s1  # noqa: E402
 import test_w1_cosimulation as s4  # noqa: E402
@@ -119,6 +121,46 @@ def scenario_4():
     return rows
 
 
+def scenario_5():
+    rows = ["| pair | simulator | level | transfer value (mean +- SE) | NEST | |difference| | "
+            "limit: max(10%, 3 SE) | rates: every population within its limit | pass |",
+            "|---" * 9 + "|"]
+    for pair in S.PAIR_SCENARIOS:  # every pair with a scenario, those not yet in the tests too
+        ref = S.pair_transfer(S.REFERENCE, pair)
+        levels = S.PAIR_SCENARIOS[pair]["levels"]
+        for simulator in S.OTHERS:
+            got = S.pair_transfer(simulator, pair)
+            value_rows = s5.agreement(ref["values"], got["values"])
+            rates_ok = sorted(got["rates"]) == sorted(ref["rates"]) and all(
+                diff <= tol for name in ref["rates"]
+                for diff, tol, *_ in s5.agreement(ref["rates"][name], got["rates"][name]))
+            for level, values, (diff, tol, r, g) in zip(levels, got["values"], value_rows):
+                se = S.mean_and_sem(values)[1]
+                rows.append(f"| {pair} | {simulator} | {level:g} | {g:.4g} +- {se:.2g} | {r:.4g} | "
+                            f"{diff:.3g} | {tol:.3g} | {OK[rates_ok]} | "
+                            f"{OK[bool(diff <= tol) and rates_ok]} |")
+    return rows
+
+
+def scenario_5_section():
+    return "\n".join([
+        SCENARIO_5_BEGIN,
+        "## Scenario 5: every model pair's transfer check, in short",
+        "",
+        f"Generated on {datetime.date.today().isoformat()} ({versions()}). Each pair of "
+        "`pynn_multiscale/models` at two constant inputs, three replicate regions per level "
+        "in one network (`scenarios.PAIR_SCENARIOS`: sizes, run lengths, the levels' units). "
+        "The transfer value is what the pair's to-TVB proxy reports, averaged after the "
+        "transient (Jansen-Rit: the pyramidal pulse density, 1/ms); the SE is over "
+        "replicates. The tests (`test_model_pairs.py`) assert every pair in its `PAIRS`; "
+        f"the others ({', '.join(p for p in S.PAIR_SCENARIOS if p not in s5.PAIRS) or 'none'}) "
+        "are shown here as they stand.",
+        "",
+        *scenario_5(),
+        SCENARIO_5_END,
+    ])
+
+
 def report():
     lines = [
         "# Cross-simulator validation",
@@ -161,10 +203,14 @@ def report():
         "",
         *scenario_4(),
         "",
+        scenario_5_section(),
+        "",
     ]
     return "\n".join(lines)
 
 
+SCENARIO_5_BEGIN = "<!-- scenario 5: written by python tests/crosssim/report.py --pairs -->"
+SCENARIO_5_END = "<!-- end of scenario 5 -->"
 BEGIN = "<!-- the capability table: written by python tests/crosssim/report.py --features -->"
 END = "<!-- end of the capability table -->"
 
@@ -187,15 +233,38 @@ def write_features_table(stdout_only=False):
         f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
 
 
+def write_pairs_section(stdout_only=False):
+    text = scenario_5_section()
+    print(text)
+    if stdout_only:
+        return
+    path = os.path.join(HERE, "..", "..", "docs", "validation.md")
+    with open(path) as f:
+        doc = f.read()
+    if SCENARIO_5_BEGIN in doc:
+        head, rest = doc.split(SCENARIO_5_BEGIN)
+        _, tail = rest.split(SCENARIO_5_END)
+        doc = f"{head}{text}{tail}"
+    else:
+        doc = f"{doc.rstrip()}\n\n{text}\n"
+    with open(path, "w") as f:
+        f.write(doc)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stdout", action="store_true", help="print only, write nothing")
     parser.add_argument("--features", action="store_true",
                         help="the capability table of the PyNN coverage suite, into "
                              "docs/backends.md (between its markers)")
+    parser.add_argument("--pairs", action="store_true",
+                        help="scenario 5 (the model pairs) only, into docs/validation.md "
+                             "(replacing its section, or appended)")
     args = parser.parse_args(argv)
     if args.features:
         return write_features_table(args.stdout)
+    if args.pairs:
+        return write_pairs_section(args.stdout)
     text = report()
     print(text)
     if not args.stdout:

@@ -291,6 +291,12 @@ PAIR_SCENARIOS = {
     # c: the calibration point (limit cycle of the mass) and the top of the range of use
     "wilson_cowan": dict(levels=(0.0, 0.3), replicates=3, duration=500.0, transient=200.0,
                          size={}),
+    # c (kHz per external synapse): the uncoupled region and the top of the check's range
+    # (test_adex.py); 600 neurons keep the in-degrees (400 E, 100 I), E cells start at the
+    # uncoupled mass's W_e; both levels fire well below the mass at this size (docs/models.md),
+    # the same on every backend
+    "adex": dict(levels=(0.0, 5e-3), replicates=3, duration=400.0, transient=200.0,
+                 size=dict(n=600)),
 }
 PAIR_SEED = 1
 #: The loop's synchronisation interval (ms).  No connection touches the regions and their
@@ -356,6 +362,15 @@ def pair_pieces(pair, simulator="nest"):
         return (m.tvb_simulator, functools.partial(m.build_spiking_region, **size),
                 m.default_to_spiking(), m.default_to_tvb(), transfer.constant_coupling,
                 mean_of("E"), dict(max_rate=m.MAX_RATE))
+    if pair == "adex":
+        from pynn_multiscale.models import adex as m
+
+        # TVB at the spiking step: ANNarchy's Poisson rates change every spiking step
+        step = size.pop("spiking_timestep", 0.1)
+        return (functools.partial(m.tvb_simulator, dt=step),
+                functools.partial(m.build_spiking_region, w_init=m.steady_state(0.0)[5], **size),
+                m.default_to_spiking(), m.default_to_tvb(), transfer.constant_coupling,
+                mean_of("E"), dict(spiking_timestep=step))
     raise ValueError(f"no scenario for the pair {pair!r}; add it to PAIR_SCENARIOS")
 
 
