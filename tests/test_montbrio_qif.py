@@ -137,6 +137,13 @@ def test_one_network_goes_through_the_levels_as_fresh_networks_do():
     assert calls == [(-4.0, [-4.0]), (4.0, [4.0]), (-2.0, [-2.0])]
 
 
+def test_one_network_refuses_a_pipelined_tvb():
+    """A pipelined TVB runs in another process: the next level's coupling would not reach it."""
+    with pytest.raises(ConfigurationError, match="pipeline.*one_network=False"):
+        transfer.spiking_transfer(None, mpr.tvb_simulator, None, [], [], (1.0, 2.0), "r",
+                                  pipeline=True)
+
+
 def test_steady_states_are_where_tvb_settles():
     """TVB's own integration of the mass ends on the fixed points of the quartic."""
     tvb = transfer.mean_field_transfer(mpr.tvb_simulator, LEVELS, "r")

@@ -112,6 +112,11 @@ def spiking_transfer(sim, make_tvb, build_region, to_spiking, to_tvb, levels, va
     if not 0 <= transient < duration:
         raise ConfigurationError(bad_value("transient", transient, f"in [0, duration={duration})",
                                            "discard less than the run"))
+    if one_network and cosim_kwargs.get("pipeline"):
+        # the next level's coupling is set on this process's simulator; a pipelined
+        # TVB integrates in another process, which would keep the first level
+        raise ConfigurationError(bad_value("pipeline", True, "False with one_network=True",
+                                           "drop pipeline=True, or pass one_network=False"))
 
     def cosimulation(level, seed):
         tvb = make_tvb(connectivity=single_region_connectivity(), coupling=couple(level))
