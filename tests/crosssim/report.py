@@ -215,6 +215,24 @@ BEGIN = "<!-- the capability table: written by python tests/crosssim/report.py -
 END = "<!-- end of the capability table -->"
 
 
+def write_marked(name, begin, end, block, append=False):
+    """Replace docs/``name``'s text from marker ``begin`` to ``end`` (both included) by ``block``.
+
+    Without the markers: ``block`` is appended if ``append``, else ValueError.
+    """
+    path = os.path.join(HERE, "..", "..", "docs", name)
+    with open(path) as f:
+        doc = f.read()
+    if begin in doc or not append:
+        head, rest = doc.split(begin)
+        _, tail = rest.split(end)
+        doc = f"{head}{block}{tail}"
+    else:
+        doc = f"{doc.rstrip()}\n\n{block}\n"
+    with open(path, "w") as f:
+        f.write(doc)
+
+
 def write_features_table(stdout_only=False):
     import features as F
     import test_features as TF
@@ -224,13 +242,7 @@ def write_features_table(stdout_only=False):
     print(text)
     if stdout_only:
         return
-    path = os.path.join(HERE, "..", "..", "docs", "backends.md")
-    with open(path) as f:
-        doc = f.read()
-    head, rest = doc.split(BEGIN)
-    _, tail = rest.split(END)
-    with open(path, "w") as f:
-        f.write(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    write_marked("backends.md", BEGIN, END, f"{BEGIN}\n{text}\n{END}")
 
 
 def write_pairs_section(stdout_only=False):
@@ -238,17 +250,7 @@ def write_pairs_section(stdout_only=False):
     print(text)
     if stdout_only:
         return
-    path = os.path.join(HERE, "..", "..", "docs", "validation.md")
-    with open(path) as f:
-        doc = f.read()
-    if SCENARIO_5_BEGIN in doc:
-        head, rest = doc.split(SCENARIO_5_BEGIN)
-        _, tail = rest.split(SCENARIO_5_END)
-        doc = f"{head}{text}{tail}"
-    else:
-        doc = f"{doc.rstrip()}\n\n{text}\n"
-    with open(path, "w") as f:
-        f.write(doc)
+    write_marked("validation.md", SCENARIO_5_BEGIN, SCENARIO_5_END, text, append=True)
 
 
 def main(argv=None):
