@@ -21,6 +21,8 @@ the tests compare what came back.  Criteria, and why:
   steps) and the count (within one) are compared.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -183,6 +185,22 @@ def test_second_run_of_the_same_network_uses_the_compile_cache(both):
     assert again["library"] == ann["library"]
     for a, b in zip(again["spikes"]["IF_curr_exp"], ann["spikes"]["IF_curr_exp"]):
         np.testing.assert_array_equal(a, b)  # deterministic network: identical
+
+
+def test_bindings_are_compiled_without_optimisation_and_the_kernel_with_annarchys_flags(both):
+    """The compile went through the launcher, which adds -O0 to the bindings' command only."""
+    from pynn_multiscale.backends.annarchy import _wrapper_flags
+
+    ann, _ = both
+    build = Path(ann["library"][0]).parent
+    (cache,) = build.glob("build/net*/CMakeCache.txt")
+    assert f"{_wrapper_flags.__file__}" in cache.read_text()
+    wrapper = ["g++", "-O3", "-c", "/x/build/net3/ANNarchyWrapper3.cpp", "-o", "w.o"]
+    kernel = ["g++", "-O3", "-march=native", "-c", "/x/build/net3/ANNarchyCore3.cpp", "-o", "c.o"]
+    link = ["g++", "-shared", "ANNarchyWrapper3.cpp.o", "-o", "ANNarchyWrapper3.so"]
+    assert _wrapper_flags.command(wrapper) == wrapper + ["-O0"]
+    assert _wrapper_flags.command(kernel) == kernel
+    assert _wrapper_flags.command(link) == link
 
 
 # ------------------------------------------------------ outside the subset, bad input

@@ -8,7 +8,7 @@ creates ANNarchy objects as the PyNN calls come, and compiles at the first
 ``~/.cache/pynn_multiscale``): ``<hash>`` covers what changes the generated
 code (each population's model and size, each projection's populations,
 target and delay class, ANNarchy's version and install path, the network's
-id and ``dt``),
+id and ``dt``, the flags of its Python bindings: ``_wrapper_flags``),
 while parameter values, weights, delays above one step, rates and seeds do
 not, so a second run of the same network loads its library in under a
 second.  Within a directory ANNarchy compares the generated files with the
@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ConfigurationError, bad_value
+from ._wrapper_flags import LAUNCHER, WRAPPER_FLAGS, unoptimised_bindings
 
 #: NEST's default seed, used when setup() gets none (runs are reproducible).
 DEFAULT_SEED = 143202461
@@ -136,6 +137,8 @@ class State:
             # ANNarchy writes its own install path into the generated CMakeLists.txt
             "annarchy_path": os.path.dirname(ann.__file__),
             "dt": self.dt,
+            # the launcher's path is written into the build files (CMakeCache.txt)
+            "bindings": [LAUNCHER, WRAPPER_FLAGS],
             "populations": [p._code_key() for p in self.populations],
             "projections": [p._code_key() for p in self.projections],
             "extra": self.extra_code_keys,
@@ -157,7 +160,7 @@ class State:
         lock = directory.parent / f"{digest}.lock"
         cwd = os.getcwd()
         start = time.perf_counter()
-        with open(lock, "w") as lock_file, _plain_argv(), \
+        with open(lock, "w") as lock_file, _plain_argv(), unoptimised_bindings(), \
                 contextlib.redirect_stdout(io.StringIO()) as out:
             import fcntl
 
