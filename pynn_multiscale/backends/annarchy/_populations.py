@@ -85,8 +85,13 @@ class Population(_Subset):
             self._ann = net.create(ann.SpikeSourceArray(
                 spike_times=self._spike_times(ct.parameters["spike_times"])))
         else:
-            # no ANNarchy name: names enter the generated code, labels would force recompiles
-            self._ann = net.create(geometry=self.size, neuron=ct.annarchy_neuron())
+            # no ANNarchy name: names enter the generated code, labels would force recompiles.
+            # One neuron model per cell type and network: ANNarchy analyses a model's
+            # equations (with sympy) once per model object, 0.5 s each
+            models = state.neuron_models
+            if type(ct) not in models:
+                models[type(ct)] = ct.annarchy_neuron()
+            self._ann = net.create(geometry=self.size, neuron=models[type(ct)])
         self._values = {}
         self._injected = np.zeros(self.size)
         for key, value in getattr(ct, "fixed", {}).items():

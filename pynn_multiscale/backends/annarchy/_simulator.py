@@ -97,6 +97,8 @@ class State:
         self.seed = DEFAULT_SEED
         self.populations = []
         self.projections = []
+        #: one ANNarchy neuron model per cell type class (populations share it)
+        self.neuron_models = {}
         self.current_sources = []
         self.compiled = False
         self.compile_s = None
