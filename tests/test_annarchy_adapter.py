@@ -189,18 +189,54 @@ def test_second_run_of_the_same_network_uses_the_compile_cache(both):
 
 def test_bindings_are_compiled_without_optimisation_and_the_kernel_with_annarchys_flags(both):
     """The compile went through the launcher, which adds -O0 to the bindings' command only."""
-    from pynn_multiscale.backends.annarchy import _wrapper_flags
+    from pynn_multiscale.backends.annarchy import _launcher
 
     ann, _ = both
     build = Path(ann["library"][0]).parent
     (cache,) = build.glob("build/net*/CMakeCache.txt")
-    assert f"{_wrapper_flags.__file__}" in cache.read_text()
+    assert f"{_launcher.__file__}" in cache.read_text()
     wrapper = ["g++", "-O3", "-c", "/x/build/net3/ANNarchyWrapper3.cpp", "-o", "w.o"]
     kernel = ["g++", "-O3", "-march=native", "-c", "/x/build/net3/ANNarchyCore3.cpp", "-o", "c.o"]
     link = ["g++", "-shared", "ANNarchyWrapper3.cpp.o", "-o", "ANNarchyWrapper3.so"]
-    assert _wrapper_flags.command(wrapper) == wrapper + ["-O0"]
-    assert _wrapper_flags.command(kernel) == kernel
-    assert _wrapper_flags.command(link) == link
+    assert _launcher.command(wrapper) == wrapper + ["-O0"]
+    assert _launcher.command(kernel) == kernel
+    assert _launcher.command(link) == link
+
+
+def test_nanobind_objects_are_reused_until_a_file_they_read_changes(tmp_path):
+    """The launcher's object store, on a stand-in for nanobind's package (a real g++ compile)."""
+    from pynn_multiscale.backends.annarchy import _launcher
+
+    package = tmp_path / "nanobind"
+    (package / "include" / "nanobind").mkdir(parents=True)
+    (package / "src").mkdir()
+    header = package / "include" / "nanobind" / "nanobind.h"
+    header.write_text("constexpr int answer = 42;\n")
+    source = package / "src" / "nb_answer.cpp"
+    source.write_text('#include "nanobind/nanobind.h"\nint get() { return answer; }\n')
+    build, store = tmp_path / "build", tmp_path / "store"
+    build.mkdir()
+
+    def compile_once():
+        out, dep = build / "nb_answer.o", build / "nb_answer.o.d"
+        out.unlink(missing_ok=True)
+        argv = ["g++", f"-I{package / 'include'}", "-MD", "-MT", str(out), "-MF", str(dep),
+                "-o", str(out), "-c", str(source)]
+        assert _launcher.nanobind_source(argv) == str(source)
+        assert _launcher.compile_nanobind_source(argv, str(source), str(store)) == 0
+        return out.read_bytes(), sorted(p.name for p in store.iterdir())
+
+    first, entries = compile_once()
+    assert len(entries) == 3  # the object, its dependency file, the manifest
+    stored = store / entries[0].split(".")[0]
+    again, _ = compile_once()
+    assert again == first == stored.with_suffix(".o").read_bytes()
+    stored.with_suffix(".o").write_bytes(b"not an object")  # a reuse now shows
+    assert compile_once()[0] == b"not an object"
+    header.write_text("constexpr int answer = 43;\n")  # a dependency changed: compiled again
+    changed, _ = compile_once()
+    assert changed not in (first, b"not an object")
+    assert _launcher.nanobind_source(["g++", "-o", "x.o", "-c", "/elsewhere/src/x.cpp"]) is None
 
 
 # ------------------------------------------------------ outside the subset, bad input

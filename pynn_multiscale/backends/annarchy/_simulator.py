@@ -8,7 +8,7 @@ creates ANNarchy objects as the PyNN calls come, and compiles at the first
 ``~/.cache/pynn_multiscale``): ``<hash>`` covers what changes the generated
 code (each population's model and size, each projection's populations,
 target and delay class, ANNarchy's version and install path, the network's
-id and ``dt``, the flags of its Python bindings: ``_wrapper_flags``),
+id and ``dt``, the compiler launcher and its flags for the bindings: ``_launcher``),
 while parameter values, weights, delays above one step, rates and seeds do
 not, so a second run of the same network loads its library in under a
 second.  Within a directory ANNarchy compares the generated files with the
@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ConfigurationError, bad_value
-from ._wrapper_flags import LAUNCHER, WRAPPER_FLAGS, unoptimised_bindings
+from ._launcher import LAUNCHER, WRAPPER_FLAGS, launcher_in_environment
 
 #: NEST's default seed, used when setup() gets none (runs are reproducible).
 DEFAULT_SEED = 143202461
@@ -162,7 +162,8 @@ class State:
         lock = directory.parent / f"{digest}.lock"
         cwd = os.getcwd()
         start = time.perf_counter()
-        with open(lock, "w") as lock_file, _plain_argv(), unoptimised_bindings(), \
+        with open(lock, "w") as lock_file, _plain_argv(), \
+                launcher_in_environment(directory.parent / "objects"), \
                 contextlib.redirect_stdout(io.StringIO()) as out:
             import fcntl
 
