@@ -148,8 +148,9 @@ def scenario_5_section():
         "## Scenario 5: every model pair's transfer check, in short",
         "",
         f"Generated on {datetime.date.today().isoformat()} ({versions()}). Each pair of "
-        "`pynn_multiscale/models` at two constant inputs, three replicate regions per level "
-        "in one network (`scenarios.PAIR_SCENARIOS`: sizes, run lengths, the levels' units). "
+        "`pynn_multiscale/models` at two constant inputs, three replicates per level, each "
+        "replicate one network of both levels with its own seed "
+        "(`scenarios.PAIR_SCENARIOS`: sizes, run lengths, the levels' units). "
         "The transfer value is what the pair's to-TVB proxy reports, averaged after the "
         "transient (Jansen-Rit: the pyramidal pulse density, 1/ms); the SE is over "
         "replicates. The tests (`test_model_pairs.py`) assert every pair in its `PAIRS`; "

@@ -14,6 +14,8 @@ functions.
 from __future__ import annotations
 
 
+import functools
+
 import numpy as np
 
 from isolation import isolated
@@ -276,7 +278,7 @@ def w1_neighbours():
 #: Scenario 5: each model pair's transfer check in short (tests/crosssim/test_model_pairs.py).
 #: Per pair: the constant inputs (two levels), the replicates per level, run length and
 #: discarded transient (ms), and the builder's size arguments.  A new pair (e.g. ``adex``)
-#: needs an entry here and a branch in :func:`pair_pieces`.
+#: needs an entry here and a branch in :func:`_own_pair_pieces`.
 PAIR_SCENARIOS = {
     # g = G W: the uncoupled node and the edge of its range of use (test_red_wong_wang_transfer.py)
     "red_wong_wang": dict(levels=(0.0, 0.3), replicates=3, duration=450.0, transient=200.0,
@@ -312,6 +314,13 @@ PAIR_SYNC_INTERVAL = 10.0
 #: NEST's at c = 0.3 (0.751 against 0.668) where one source agrees: not investigated.
 PAIR_BACKEND_SIZE = {("wilson_cowan", "brian2"): {"params": {"bg_sources": 10}}}
 
+#: Co-simulation keywords a backend needs for a pair.  PyNN's Brian2 integrates the
+#: conductance-based IF cells with explicit Euler (Brian2's choice when 'exact' does not
+#: apply), and its first-order error raises Wong-Wang's E rate at c = 0.3 by 10% at 0.1 ms
+#: (10.07 Hz against NEST's 9.14, three seeds each, SE 0.03 and 0.08) and by 4.5% at 0.05 ms
+#: (9.66 against NEST's 9.24 at 0.05 ms): the scenario runs that pair on Brian2 at 0.05 ms.
+PAIR_BACKEND_KWARGS = {("red_wong_wang", "brian2"): {"spiking_timestep": 0.05}}
+
 
 def pair_pieces(pair, simulator="nest"):
     """``(make_tvb, build_region, to_spiking, to_tvb, couple, readout, cosim_kwargs)`` of a pair.
@@ -319,13 +328,19 @@ def pair_pieces(pair, simulator="nest"):
     The pair's own pieces, as its tests/test_<pair>.py gives them to
     ``spiking_transfer``; ``readout(raw_region, transient)`` turns the Raw
     monitor's series of one region (an xarray over time and variable) into
-    the transfer check's value.
+    the transfer check's value.  A backend's entries in
+    :data:`PAIR_BACKEND_SIZE` and :data:`PAIR_BACKEND_KWARGS` are applied.
     """
+    *pieces, kwargs = _own_pair_pieces(
+        pair, dict(PAIR_SCENARIOS[pair]["size"], **PAIR_BACKEND_SIZE.get((pair, simulator), {})))
+    return (*pieces, dict(kwargs, **PAIR_BACKEND_KWARGS.get((pair, simulator), {})))
+
+
+def _own_pair_pieces(pair, size):
+    """:func:`pair_pieces` before the backend's keywords, with the builder's ``size`` arguments."""
     import functools
 
     from pynn_multiscale.models import transfer
-
-    size = dict(PAIR_SCENARIOS[pair]["size"], **PAIR_BACKEND_SIZE.get((pair, simulator), {}))
 
     def mean_of(variable):
         def readout(raw, transient):
@@ -399,32 +414,28 @@ def per_region_coupling(couple, levels):
     return Linear(a=np.array([0.0]), b=np.stack(bs, axis=1))  # (n_cvar or 1, n_region, 1)
 
 
-def _pair_transfer(simulator, pair):
-    """A pair's transfer check in short, every level and replicate in one network.
+def _pair_replicate(simulator, pair, replicate):
+    """One replicate of a pair's transfer check in short: every level in one network.
 
-    ``len(levels) * replicates`` unconnected regions, each a spiking region of
-    the pair, region ``i`` at the constant input ``levels[i // replicates]``
-    (the pair's own constant coupling, as ``spiking_transfer`` gives one
-    region): one network per simulator, so Brian2 and ANNarchy compile once.
-    The replicates are independent samples (each region draws from its own
-    seeded stream).  Returns the transfer check's value per region,
-    ``(n_levels, replicates)``, and every population's mean rate (Hz) after
-    the transient, same shape, per population.
+    ``len(levels)`` unconnected regions, each a spiking region of the pair,
+    region ``i`` at the constant input ``levels[i]`` (the pair's own constant
+    coupling, as ``spiking_transfer`` gives one region), seeded by
+    ``PAIR_SEED + replicate``.  Returns the transfer check's value per level
+    and every population's mean rate (Hz) after the transient, per level.
     """
     import pynn_multiscale as pm
 
     cfg = PAIR_SCENARIOS[pair]
     make_tvb, build, to_spiking, to_tvb, couple, readout, kwargs = pair_pieces(pair, simulator)
-    levels, reps = cfg["levels"], cfg["replicates"]
-    n = len(levels) * reps
-    region_levels = [levels[i // reps] for i in range(n)]
+    levels = cfg["levels"]
+    n = len(levels)
     tvb = make_tvb(connectivity=unconnected_connectivity(n),
-                   coupling=per_region_coupling(couple, region_levels))
+                   coupling=per_region_coupling(couple, levels))
     duration, transient = cfg["duration"], cfg["transient"]
     with pm.CoSimulation(tvb, pynn(simulator), spiking_regions=list(range(n)),
                          build_region=build, to_spiking=to_spiking, to_tvb=to_tvb,
-                         seed=PAIR_SEED, sync_interval=PAIR_SYNC_INTERVAL, progress=False,
-                         **kwargs) as cosim:
+                         seed=PAIR_SEED + replicate, sync_interval=PAIR_SYNC_INTERVAL,
+                         progress=False, **kwargs) as cosim:
         result = cosim.run(duration)
     raw = result.monitor("Raw")
     values = np.array([readout(raw.isel(region=i, mode=0), transient) for i in range(n)])
@@ -435,8 +446,29 @@ def _pair_transfer(simulator, pair):
             rates.setdefault(st.annotations["population"], np.zeros(n))[i] = \
                 1000.0 * np.count_nonzero(t > transient) / (st.annotations["size"]
                                                              * (duration - transient))
-    return {"values": values.reshape(len(levels), reps),
-            "rates": {k: v.reshape(len(levels), reps) for k, v in rates.items()}}
+    return {"values": values, "rates": rates}
+
+
+pair_replicate = isolated(_pair_replicate)
+
+
+@functools.lru_cache(maxsize=None)
+def pair_transfer(simulator, pair):
+    """A pair's transfer check in short: ``replicates`` independent networks of every level.
+
+    Each replicate is its own network in its own process
+    (:func:`_pair_replicate`, seeded ``PAIR_SEED + replicate``): a replicate
+    is a sample of the whole node, connectivity included.  The replicates'
+    networks have the same structure, so Brian2 and ANNarchy compile the
+    first and load it for the others.  (One network holding every replicate
+    had three times the populations, and ANNarchy's compile grows with them:
+    Wong-Wang's 30 populations took 368 s from a cold cache.)  Returns the transfer check's value, ``(n_levels,
+    replicates)``, and every population's mean rate, same shape, per population.
+    """
+    runs = [pair_replicate(simulator, pair, r) for r in range(PAIR_SCENARIOS[pair]["replicates"])]
+    return {"values": np.stack([run["values"] for run in runs], axis=1),
+            "rates": {name: np.stack([run["rates"][name] for run in runs], axis=1)
+                      for name in runs[0]["rates"]}}
 
 
 # ------------------------------------------------- the isolated, cached entry points
@@ -453,4 +485,3 @@ poisson_population = isolated(_poisson_population)
 ei_region = isolated(_ei_region)
 w1 = isolated(_w1)
 w1_control = isolated(_w1_control)
-pair_transfer = isolated(_pair_transfer)
