@@ -75,5 +75,41 @@ def backends_with(capability: str) -> list[str]:
     return found
 
 
-__all__ = ["Backend", "CAPABILITIES", "SIMULATORS", "backends_with", "capabilities_of",
+#: The module that implements a population's PyNN API -> this package's backend module.
+_STATE_SETTERS = {"pyNN.nest": "nest", "pyNN.neuron": "neuron"}
+
+
+def set_state(population, **values) -> None:
+    """Set state variables of ``population`` (PyNN's names and units), now, on every backend.
+
+    Before the first run this is PyNN's ``population.initialize(**values)``,
+    corrected where a PyNN backend gets it wrong; after a run (e.g. in the
+    ``between`` hook of :func:`~pynn_multiscale.models.transfer.spiking_transfer`)
+    it sets the simulator's current state.  Measured on PyNN 0.12 (an
+    ``EIF_cond_exp_isfa_ista`` cell given ``w = 0.0741`` nA, read 1 ms later):
+
+    * ``pyNN.nest`` sets an initial value under NEST's name but without the
+      unit factor it applies when recording: ``w`` in nA arrives as pA
+      (7.4e-05 nA), ``gsyn_*`` in uS as nS.  Here values are divided by the
+      cell type's ``scale_factors``.
+    * ``pyNN.neuron`` sets the AdEx mechanism's ``w`` before the mechanism's
+      own initialisation, which resets it to ``winit`` (0 nA).  Here ``winit``
+      is set too, and after a run ``w`` itself (``initialize`` only takes
+      effect at NEURON's next initialisation).
+    * ``pyNN.brian2`` and the ANNarchy adapter apply ``initialize`` as given
+      (0.07396 and 0.07398 nA).
+
+    ``tests/test_set_state.py`` checks every backend, and fails on the day
+    PyNN fixes either defect (then this correction must go).
+    """
+    from importlib import import_module
+
+    module = type(population).__module__.rsplit(".", 1)[0]
+    if module in _STATE_SETTERS:
+        import_module(f"{__name__}.{_STATE_SETTERS[module]}").set_state(population, values)
+    else:
+        population.initialize(**values)
+
+
+__all__ = ["Backend", "CAPABILITIES", "SIMULATORS", "backends_with", "capabilities_of", "set_state",
            "get_backend", "simulator_module"]

@@ -138,6 +138,7 @@ class NestBackend(WindowLoop):
         _GUARD.claim(self)
 
     def start(self):
+        _warn_unscaled_initial_values(self.sim)
         # Let PyNN make the connections it defers to its first run (parrot
         # neurons of spike sources, its own recorders), without simulating.
         self.sim.simulator.state.run(0.0)
@@ -417,6 +418,48 @@ class NestBackend(WindowLoop):
         with self._pynn_clock():
             block = population.get_data(names)
         return list(block.segments[-1].analogsignals)
+
+
+def _warn_unscaled_initial_values(sim) -> None:
+    """Warn about initial values PyNN wrote to NEST in the wrong unit (``backends.set_state``)."""
+    import warnings
+
+    for population in sim.simulator.state.populations:
+        scales = getattr(population.celltype, "scale_factors", {})
+        corrected = getattr(population, "_pynn_multiscale_set_state", ())
+        for name, value in population.initial_values.items():
+            if scales.get(name, 1) == 1 or name in corrected:
+                continue
+            base = value.base_value if hasattr(value, "base_value") else value
+            if np.isscalar(base) and base == 0:
+                continue
+            warnings.warn(
+                f"{population.label}: initialize({name}=...) on NEST: PyNN sets NEST's value "
+                f"without its unit factor ({scales[name]:g}), so {name} starts "
+                f"{1 / scales[name]:g} times too small. Fix: pynn_multiscale.backends.set_state("
+                f"population, {name}=...)", RuntimeWarning, stacklevel=3)
+
+
+def set_state(population, values: dict) -> None:
+    """``initialize`` with PyNN's units (see :func:`pynn_multiscale.backends.set_state`)."""
+    scales = getattr(population.celltype, "scale_factors", {})
+    parent = getattr(population, "parent", population)  # a view's values go to its parent
+    parent._pynn_multiscale_set_state = set(getattr(parent, "_pynn_multiscale_set_state", ()))
+    parent._pynn_multiscale_set_state.update(values)
+    fixed = {}
+    for name, value in values.items():
+        scale = scales.get(name, 1)
+        if scale == 1:
+            fixed[name] = value
+            continue
+        try:
+            rescaled = np.asarray(value, dtype=float) / scale
+            fixed[name] = rescaled.item() if rescaled.ndim == 0 else rescaled
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"set_state: {name}={value!r} cannot be rescaled to NEST's unit (factor "
+                f"{scale:g}). Fix: pass a number or an array of one value per neuron.") from None
+    population.initialize(**fixed)
 
 
 def make_backend(sim):

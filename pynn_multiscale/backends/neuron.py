@@ -177,7 +177,7 @@ class NeuronBackend:
             return
         for handle in self._currents:
             self._extend_grid(handle, self._dt)  # a play needs its first values at init
-        _izhikevich_initial_u(self.sim)
+        _mechanisms_start_from_initial_values(self.sim)
         self._state._pre_run()
         self._initialised = True
 
@@ -619,21 +619,29 @@ class _Source:
         self.synapses = []  # the cells can go once the co-simulation is closed
 
 
-def _izhikevich_initial_u(sim) -> None:
-    """Make PyNN's NEURON ``Izhikevich`` start from the ``u`` given to ``initialize``.
+#: PyNN NEURON mechanism -> (state variable, the parameter its INITIAL block copies into it)
+_INITIAL_PARAMETERS = {"izh": ("u", "uinit"), "adexp": ("w", "winit")}
 
-    Upstream defect (PyNN 0.13): PyNN writes the initial ``u`` before NEURON
-    runs the mechanism's INITIAL block, which then sets ``u = uinit`` (-14),
-    so ``initialize(u=...)`` is lost.  With ``a = 0`` (a QIF neuron) that u is
-    a constant current of 14 mV/ms for the whole run.  Setting ``uinit`` to
-    the initial value, cell by cell, before the first run fixes it.
+
+def _mechanisms_start_from_initial_values(sim) -> None:
+    """Make PyNN's NEURON ``Izhikevich`` and AdEx cells start from the values given to ``initialize``.
+
+    Upstream defect (PyNN 0.13): PyNN writes the initial ``u`` (Izhikevich)
+    or ``w`` (``EIF_cond_*_isfa_ista``) before NEURON runs the mechanism's
+    INITIAL block, which then sets ``u = uinit`` (-14) or ``w = winit`` (0),
+    so ``initialize(u=...)`` and ``initialize(w=...)`` are lost.  With
+    ``a = 0`` (a QIF neuron) that u is a constant current of 14 mV/ms for
+    the whole run; the AdEx pair's E cells started without adaptation and
+    fired twice the rate.  Setting ``uinit``/``winit`` to the initial value,
+    cell by cell, before the first run fixes it.
     """
     for population in sim.simulator.initializer.population_list:
         for cell in population:
-            model = getattr(cell._cell, "izh", None)
-            u = cell._cell.initial_values.get("u") if model is not None else None
-            if u is not None and hasattr(model, "uinit"):
-                model.uinit = float(u)
+            for mechanism_name, (variable, parameter) in _INITIAL_PARAMETERS.items():
+                mechanism = getattr(cell._cell, mechanism_name, None)
+                value = cell._cell.initial_values.get(variable) if mechanism is not None else None
+                if value is not None and hasattr(mechanism, parameter):
+                    setattr(mechanism, parameter, float(value))
 
 
 def _cells_alive(h) -> int:
@@ -642,6 +650,45 @@ def _cells_alive(h) -> int:
 
     gc.collect()
     return max(0, sum(1 for _ in h.allsec()) - 1)
+
+
+def set_state(population, values: dict) -> None:
+    """``initialize`` that reaches AdEx's ``w``, and state changes after a run.
+
+    See :func:`pynn_multiscale.backends.set_state`.  Before the first run:
+    PyNN's ``initialize``, plus the AdEx mechanism's ``winit``, which its
+    initialisation copies into ``w``.  After a run (``initialize`` would wait
+    for NEURON's next initialisation): ``v`` of every segment and AdEx's
+    ``w`` are set directly; other variables are refused.
+    """
+    if not population._simulator.state.running:
+        population.initialize(**values)
+        if "w" in values:
+            for cell in population:  # the local cells
+                mechanism = getattr(cell._cell, "adexp", None)
+                if mechanism is not None:
+                    mechanism.winit = cell._cell.initial_values["w"]
+        return
+    cells = list(population)
+    for name, value in values.items():
+        try:
+            per_cell = np.broadcast_to(np.asarray(value, dtype=float), (len(cells),))
+        except (TypeError, ValueError):
+            raise ConfigurationError(
+                f"set_state: {name}={value!r} after a run on NEURON. Fix: pass a number or an "
+                "array of one value per neuron.") from None
+        for cell, x in zip(cells, per_cell):
+            c = cell._cell
+            if name == "w" and hasattr(c, "adexp"):
+                c.adexp.w = c.adexp.winit = float(x)
+            elif name == "v":
+                for segment in c:
+                    segment.v = float(x)
+            else:
+                raise CapabilityError(
+                    f"set_state: {name} of {population.celltype.__class__.__name__} after a run "
+                    "is not supported on NEURON (v and the AdEx w are). Fix: set it before the "
+                    "first run.")
 
 
 def make_backend(sim):
