@@ -53,7 +53,8 @@ changes: a larger fraction of shared inputs between two neurons
 fluctuations of the population rate; the mass's ``C_ee``, ``C_ii`` use
 ``N_tot`` for the latter.  Measured on NEST at zero coupling: 4000 neurons
 fire at the mass's rate, 2000 fire 13% and 1000 fire 30% below it
-(docs/models.md).
+(docs/models.md; measured before the E cells' initial adaptation reached
+NEST, which ``backends.set_state`` now does).
 
 **Not represented in the network**: external inhibitory input (``K_ext_i``
 is 0 in tvb-library, so the mass has none either) and the mass's noise
@@ -68,6 +69,7 @@ import math
 import numpy as np
 from tvb.simulator.models.zerlaut import ZerlautAdaptationSecondOrder
 
+from ..backends import set_state
 from ..errors import ConfigurationError, bad_value
 from ..region import SpikingRegion
 from ._tvb_side import check_range, constant_history, heun, load_connectivity
@@ -428,7 +430,8 @@ def build_spiking_region(sim, region_index, label, rng, n=None, delay=DELAY, w_i
     for name, size in (("E", n_e), ("I", n_i)):
         cell = cell_parameters(p, name)
         pop = sim.Population(size, sim.EIF_cond_exp_isfa_ista(**cell), label=f"{label}_{name}")
-        pop.initialize(v=sim.RandomDistribution("uniform", (cell["v_rest"], cell["v_thresh"]),
+        # not pop.initialize: on NEST and NEURON, PyNN's own loses w (backends.set_state)
+        set_state(pop, v=sim.RandomDistribution("uniform", (cell["v_rest"], cell["v_thresh"]),
                                                 rng=rng), w=1e-3 * w_init if name == "E" else 0.0)
         pops[name] = pop
     projections = []
@@ -455,7 +458,7 @@ def start_adaptation_at_steady_state(cosim, level: float, **params) -> None:
     """
     w = steady_state(level, **params)[5]
     for region in cosim.regions.values():
-        region.populations["E"].initialize(w=1e-3 * w)  # pA -> nA (PyNN's unit)
+        set_state(region.populations["E"], w=1e-3 * w)  # pA -> nA (PyNN's unit)
 
 
 def default_to_spiking(**params):
