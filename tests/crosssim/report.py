@@ -153,9 +153,11 @@ def scenario_5_section():
         "(`scenarios.PAIR_SCENARIOS`: sizes, run lengths, the levels' units). "
         "The transfer value is what the pair's to-TVB proxy reports, averaged after the "
         "transient (Jansen-Rit: the pyramidal pulse density, 1/ms); the SE is over "
-        "replicates. The tests (`test_model_pairs.py`) assert every pair in its `PAIRS`; "
-        f"the others ({', '.join(p for p in S.PAIR_SCENARIOS if p not in s5.PAIRS) or 'none'}) "
-        "are shown here as they stand.",
+        "replicates. The tests (`test_model_pairs.py`) assert every case of its `CASES`; "
+        "the others are shown here as they stand: "
+        + ("; ".join([f"{p} (no test yet)" for p in S.PAIR_SCENARIOS if p not in s5.PAIRS]
+                     + [f"{p} on {sim}: {why}" for (p, sim), why in s5.NOT_YET.items()])
+           or "none") + ".",
         "",
         *scenario_5(),
         SCENARIO_5_END,

@@ -25,17 +25,18 @@ two levels to differ by more than that tolerance.
 A new pair needs an entry in ``PAIRS`` below and in
 ``scenarios.PAIR_SCENARIOS`` / ``scenarios._own_pair_pieces``.
 
-``adex`` has its scenario (600 neurons, c = 0 and 5 Hz per external synapse,
-TVB and the networks at 0.1 ms) but is not in ``PAIRS``: it does not agree
-yet, and ``python tests/crosssim/report.py --pairs`` shows by how much.
-Measured on 2026-12-03 (transfer value E, Hz, mean of three replicates;
-NEST 0.99 and 1.81): Brian2 0.43 and 1.24, ANNarchy 0.38 and 0.86, NEURON
-1.23 and 1.75 (its first level 24% above NEST's, against a 14% limit).  At
-0.025 ms NEST gave 1.15 and 1.94, NEURON 1.15 and 1.78 (agreeing), Brian2
-still 0.46 and 1.16: Brian2's and ANNarchy's deficit is not the time step.
-Every cell type of scenario 1 (``EIF_cond_exp_isfa_ista`` included) agrees
-under a DC step; what differs in this fluctuation-driven network (E near
-1 Hz, just below threshold) is not found yet.
+``adex`` (600 neurons, c = 0 and 5 Hz per external synapse, TVB and the
+networks at 0.1 ms) is asserted on Brian2 and NEURON, not on ANNarchy
+(:data:`NOT_YET`): the ANNarchy adapter's Poisson sources fire at most once
+per step, so one 3000 Hz source per neuron (c = 5 Hz) has 0.695 of a Poisson
+count's variance, which silences the fluctuation-driven E cells (E 0.83 Hz
+against NEST's 1.23-1.41).  Ten sources of a tenth of the rate per neuron
+give 0.99 of it and E 1.24-1.26 Hz (branch ``adex-investigate``); not
+merged yet: it changes every ANNarchy co-simulation's input, and their
+run time by +60%.  ``python tests/crosssim/report.py --pairs`` shows the
+case.  Until 2026-12-03 the pair disagreed on every backend because PyNN's
+``initialize(w=...)`` reached Brian2 and ANNarchy only (NEST got it 1000
+times too small, NEURON reset it to 0): ``backends.set_state``.
 
 Backend defects this scenario found, and how the pairs now avoid them:
 
@@ -67,7 +68,12 @@ import pytest
 
 import scenarios as S
 
-PAIRS = ["red_wong_wang", "montbrio_qif", "jansen_rit", "wilson_cowan"]
+PAIRS = ["red_wong_wang", "montbrio_qif", "jansen_rit", "wilson_cowan", "adex"]
+#: (pair, simulator) -> why that case is not asserted yet (see the module docstring)
+NOT_YET = {("adex", "annarchy"): "the ANNarchy adapter's one-spike-per-step Poisson input "
+                                 "has 0.695 of a Poisson count's variance at 3000 Hz"}
+CASES = [(pair, simulator) for pair in PAIRS for simulator in S.OTHERS
+         if (pair, simulator) not in NOT_YET]
 RELATIVE = 0.10
 
 
@@ -82,8 +88,7 @@ def agreement(ref_values, got_values):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("simulator", S.OTHERS)
-@pytest.mark.parametrize("pair", PAIRS)
+@pytest.mark.parametrize("pair, simulator", CASES)
 def test_transfer_values_agree_with_nest(pair, simulator):
     rows = agreement(S.pair_transfer(S.REFERENCE, pair)["values"],
                      S.pair_transfer(simulator, pair)["values"])
@@ -91,8 +96,7 @@ def test_transfer_values_agree_with_nest(pair, simulator):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("simulator", S.OTHERS)
-@pytest.mark.parametrize("pair", PAIRS)
+@pytest.mark.parametrize("pair, simulator", CASES)
 def test_population_rates_agree_with_nest(pair, simulator):
     ref, got = S.pair_transfer(S.REFERENCE, pair)["rates"], S.pair_transfer(simulator, pair)["rates"]
     assert sorted(got) == sorted(ref)
