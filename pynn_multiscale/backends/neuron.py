@@ -636,12 +636,17 @@ def _mechanisms_start_from_initial_values(sim) -> None:
     cell by cell, before the first run fixes it.
     """
     for population in sim.simulator.initializer.population_list:
-        for cell in population:
-            for mechanism_name, (variable, parameter) in _INITIAL_PARAMETERS.items():
-                mechanism = getattr(cell._cell, mechanism_name, None)
-                value = cell._cell.initial_values.get(variable) if mechanism is not None else None
-                if value is not None and hasattr(mechanism, parameter):
-                    setattr(mechanism, parameter, float(value))
+        _start_from_initial_values(population)
+
+
+def _start_from_initial_values(population) -> None:
+    """Copy each local cell's initial ``u``/``w`` into the parameter its mechanism starts from."""
+    for cell in population:
+        for mechanism_name, (variable, parameter) in _INITIAL_PARAMETERS.items():
+            mechanism = getattr(cell._cell, mechanism_name, None)
+            value = cell._cell.initial_values.get(variable) if mechanism is not None else None
+            if value is not None and hasattr(mechanism, parameter):
+                setattr(mechanism, parameter, float(value))
 
 
 def _cells_alive(h) -> int:
@@ -656,18 +661,14 @@ def set_state(population, values: dict) -> None:
     """``initialize`` that reaches AdEx's ``w``, and state changes after a run.
 
     See :func:`pynn_multiscale.backends.set_state`.  Before the first run:
-    PyNN's ``initialize``, plus the AdEx mechanism's ``winit``, which its
-    initialisation copies into ``w``.  After a run (``initialize`` would wait
+    PyNN's ``initialize``, plus the mechanisms' ``winit``/``uinit``, which
+    their initialisation copies into ``w``/``u``.  After a run (``initialize`` would wait
     for NEURON's next initialisation): ``v`` of every segment and AdEx's
     ``w`` are set directly; other variables are refused.
     """
     if not population._simulator.state.running:
         population.initialize(**values)
-        if "w" in values:
-            for cell in population:  # the local cells
-                mechanism = getattr(cell._cell, "adexp", None)
-                if mechanism is not None:
-                    mechanism.winit = cell._cell.initial_values["w"]
+        _start_from_initial_values(population)
         return
     cells = list(population)
     for name, value in values.items():

@@ -338,8 +338,6 @@ def pair_pieces(pair, simulator="nest"):
 
 def _own_pair_pieces(pair, size):
     """:func:`pair_pieces` before the backend's keywords, with the builder's ``size`` arguments."""
-    import functools
-
     from pynn_multiscale.models import transfer
 
     def mean_of(variable):
