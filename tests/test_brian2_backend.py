@@ -9,6 +9,8 @@ its step, as on NEST; PyNN's Brian2 ``SpikeSourceArray`` therefore reports a
 spike given at t at t + h.
 """
 
+import json
+
 import numpy as np
 import pytest
 import pyNN.brian2 as sim
@@ -553,3 +555,70 @@ def _refused_hh():
     except pm.CapabilityError as exc:
         return str(exc)
     return None
+
+
+# ------------------------------------------------ exact integration kept on disk
+LINEAR = """dv/dt = (i_e - v) / tau : 1
+di_e/dt = -i_e / tau_s : 1
+tau : second (constant)
+tau_s : second (constant)"""
+
+
+@pytest.fixture
+def exact_cache(monkeypatch, tmp_path):
+    """:func:`cache_exact_integration` on an empty cache; Brian2's own updater afterwards."""
+    from brian2.stateupdaters.base import StateUpdateMethod
+
+    from pynn_multiscale.backends import brian2 as backend
+
+    monkeypatch.setenv("PYNN_MULTISCALE_CACHE", str(tmp_path))
+    saved = dict(StateUpdateMethod.stateupdaters), dict(backend._EXACT)
+    backend.cache_exact_integration(False)
+    backend.cache_exact_integration()
+    yield tmp_path / "brian2" / "exact"
+    StateUpdateMethod.stateupdaters.clear()
+    StateUpdateMethod.stateupdaters.update(saved[0])
+    backend._EXACT.clear()
+    backend._EXACT.update(saved[1])
+
+
+def _linear_trace(updates):
+    """v of a linear two-variable group (Brian2's ``exact``), counting derivations in ``updates``."""
+    import brian2 as b2
+    from brian2.stateupdaters.base import StateUpdateMethod
+
+    from pynn_multiscale.backends import brian2 as backend
+
+    derive = backend._EXACT["exact"]  # Brian2's own
+    StateUpdateMethod.apply_stateupdater._cache.clear()  # Brian2's in-memory caches: as in a
+    type(derive).__call__._cache.clear()                 # new process
+    StateUpdateMethod.stateupdaters["exact"].updater = \
+        lambda *args: (updates.append(1), derive(*args))[1]
+    net = b2.Network()
+    group = b2.NeuronGroup(2, LINEAR, method="exact", dt=0.1 * b2.ms)
+    group.tau, group.tau_s, group.i_e = 10 * b2.ms, 3 * b2.ms, [1.0, 2.0]
+    monitor = b2.StateMonitor(group, "v", record=True)
+    net.add(group, monitor)
+    net.run(5 * b2.ms)
+    return np.asarray(monitor.v)
+
+
+def test_exact_integration_is_derived_once_and_read_back(exact_cache):
+    first, second = [], []
+    derived = _linear_trace(first)
+    entries = list(exact_cache.glob("*.json"))
+    assert len(first) == 1 and len(entries) == 1
+    assert "i_e" in json.loads(entries[0].read_text())["code"]
+    assert np.array_equal(_linear_trace(second), derived)  # the same code, read back
+    assert second == []  # ... without deriving it again
+    assert np.ptp(derived) > 0.1
+
+
+def test_an_entry_for_other_equations_is_not_used(exact_cache):
+    _linear_trace([])
+    entry, = exact_cache.glob("*.json")
+    stored = json.loads(entry.read_text())
+    entry.write_text(json.dumps(dict(stored, key=stored["key"] + " other", code="v = 0")))
+    again = []
+    trace = _linear_trace(again)
+    assert again == [1] and np.ptp(trace) > 0.1  # derived again, not the stored "v = 0"

@@ -28,11 +28,25 @@ backend's ``add_*`` method returned; only that backend reads it.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import KernelInUseError
+
+
+#: The environment variable naming the directory of the backends' caches on disk
+#: (default ``~/.cache/pynn_multiscale``): ANNarchy's compiled networks, Brian2's exact
+#: integrators.  Entries are per backend and per version; deleting the directory is safe.
+CACHE_ENV = "PYNN_MULTISCALE_CACHE"
+
+
+def cache_directory(backend: str) -> Path:
+    """``$PYNN_MULTISCALE_CACHE/<backend>`` (not created here)."""
+    base = os.environ.get(CACHE_ENV) or os.path.join("~", ".cache", "pynn_multiscale")
+    return Path(base).expanduser().resolve() / backend
 
 
 @runtime_checkable

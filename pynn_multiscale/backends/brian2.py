@@ -76,6 +76,10 @@ Upstream defects worked around here (tests in ``tests/test_brian2_backend.py``):
   ``defaultclock``, not on PyNN's network clock: ``setup`` sets
   ``defaultclock.dt`` to the time step so both agree.
 * PyNN's ``setup`` ignores ``seed`` on Brian2 (see Seeding).
+* Brian2 derives the update step of linear models (``IF_curr_alpha``,
+  ``IF_curr_exp``) with SymPy's slow matrix exponential again in every
+  process (25-50 s for ``IF_curr_alpha``): :func:`cache_exact_integration`
+  keeps the derived code on disk.
 
 Code generation target
 ----------------------
@@ -240,6 +244,7 @@ class Brian2Backend:
         self.sim.setup(**setup_arguments(timestep, min_delay, max_delay))
         # process-wide changes, undone when the network is built (start) or abandoned (finish)
         batch_projections()
+        cache_exact_integration()
         self._previous_target = self.brian2.prefs.codegen.target
         apply_codegen_target()
         b2 = self.brian2
@@ -699,6 +704,107 @@ def apply_codegen_target():
                 f"set it to one of {', '.join(_TARGETS)}, or unset it to keep Brian2's default")
         brian2.prefs.codegen.target = value
     return brian2.prefs.codegen.target
+
+
+# ------------------------------------- upstream: exact integration recomputed per process
+#: The ``exact`` state updater Brian2 had before :func:`cache_exact_integration` wrapped it.
+_EXACT = {}
+
+
+def cache_exact_integration(enabled: bool = True):
+    """Keep Brian2's ``exact`` integration of linear equations on disk, across processes.
+
+    Brian2 derives the update step of a linear model (PyNN's ``IF_curr_exp``
+    and ``IF_curr_alpha``, for instance) from SymPy's matrix exponential,
+    which newer SymPy computes very slowly (sympy issue 19887): 25 to 50 s
+    for ``IF_curr_alpha`` and 5 to 11 s for ``IF_curr_exp`` here, in every
+    new process, before the first step.  Brian2 keeps the result in memory
+    only.  This keeps it in ``$PYNN_MULTISCALE_CACHE/brian2/exact`` as
+    text (JSON: the equations and Brian2's abstract code for them), keyed by
+    what Brian2's own in-memory cache is keyed by (the equations and the
+    variables' descriptions, not their values) plus Brian2's and SymPy's
+    versions; the next process reads the code instead of deriving it.  The
+    code is Brian2's own output, read back as a string and compiled by
+    Brian2 as it would have compiled the derived one (a test compares them).
+    Like Brian2's Cython cache, the directory is trusted: it holds code.
+    An entry whose equations differ from the ones asked for is ignored, and
+    equations whose description cannot be keyed reproducibly (an object
+    known only by its address) are derived as before.
+
+    Installed by :meth:`Brian2Backend.setup` and left in place (it changes
+    no result); call it directly before building a network with plain PyNN.
+    ``enabled=False`` restores Brian2's own.
+    """
+    from brian2.stateupdaters.base import StateUpdateMethod
+
+    registry = StateUpdateMethod.stateupdaters
+    if not enabled:
+        if "exact" in _EXACT:
+            registry["exact"] = _EXACT.pop("exact")
+        return
+    if "exact" not in _EXACT:
+        _EXACT["exact"] = registry["exact"]
+        registry["exact"] = _DiskCachedExact(_EXACT["exact"])
+
+
+def _canonical(value):
+    """A process-independent text for Brian2's cache key of ``value`` (None if there is none)."""
+    import re
+
+    from brian2.core.functions import Function
+    from brian2.utils.caching import _hashable
+
+    def walk(obj):
+        if isinstance(obj, frozenset):  # its iteration order depends on the string hash seed
+            return "{" + ", ".join(sorted(walk(item) for item in obj)) + "}"
+        if isinstance(obj, tuple):
+            return "(" + ", ".join(walk(item) for item in obj) + ")"
+        if isinstance(obj, Function):  # e.g. exp, rand: only their names reach the code
+            return "Function"
+        return repr(obj)
+
+    text = walk(_hashable(value))
+    return None if re.search(r" at 0x[0-9a-fA-F]+", text) else text
+
+
+class _DiskCachedExact:
+    """Brian2's ``exact`` state updater, with its results kept in :func:`cache_directory`."""
+
+    def __init__(self, updater):
+        self.updater = updater
+
+    def __getattr__(self, name):  # can_integrate and the rest: Brian2's own
+        return getattr(self.updater, name)
+
+    def __call__(self, equations, variables=None, method_options=None):
+        import hashlib
+        import json
+
+        import brian2
+        import sympy
+
+        from .base import cache_directory
+
+        key = _canonical((equations, variables, method_options))
+        if key is None:
+            return self.updater(equations, variables, method_options)
+        key = f"brian2 {brian2.__version__} sympy {sympy.__version__} {key}"
+        path = cache_directory("brian2") / "exact" / (hashlib.sha256(key.encode()).hexdigest() + ".json")
+        try:
+            entry = json.loads(path.read_text())
+            if entry["key"] == key and isinstance(entry["code"], str):
+                return entry["code"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        code = self.updater(equations, variables, method_options)  # may refuse the equations
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps({"equations": str(equations), "key": key, "code": code}))
+            os.replace(partial, path)  # whole or absent, also with several processes
+        except OSError:
+            pass  # a read-only cache costs time, not results
+        return code
 
 
 def _ms():

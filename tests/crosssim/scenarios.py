@@ -36,9 +36,10 @@ W1_OTHERS = [s for s in W1_SIMULATORS if s != REFERENCE]
 def pynn(simulator):
     sim = simulator_module(simulator)
     if simulator == "brian2":
-        from pynn_multiscale.backends.brian2 import apply_codegen_target
+        from pynn_multiscale.backends.brian2 import apply_codegen_target, cache_exact_integration
 
         apply_codegen_target()
+        cache_exact_integration()  # IF_curr_alpha's update step: 25-50 s of SymPy per process
     return sim
 
 

@@ -48,11 +48,11 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ConfigurationError, bad_value
+from ..base import cache_directory
 from ._launcher import LAUNCHER, WRAPPER_FLAGS, launcher_in_environment
 
 #: NEST's default seed, used when setup() gets none (runs are reproducible).
 DEFAULT_SEED = 143202461
-CACHE_ENV = "PYNN_MULTISCALE_CACHE"
 
 
 @contextlib.contextmanager
@@ -82,8 +82,8 @@ def annarchy():
 
 
 def cache_root() -> Path:
-    base = os.environ.get(CACHE_ENV) or os.path.join("~", ".cache", "pynn_multiscale")
-    return Path(base).expanduser().resolve() / "annarchy"
+    """Where compiled networks are kept: ``$PYNN_MULTISCALE_CACHE/annarchy``."""
+    return cache_directory("annarchy")
 
 
 class State:
