@@ -37,7 +37,9 @@ Differences from ``pyNN.nest`` that the adapter does not hide:
 * Recorded ``gsyn`` of the exponential models has one sample fewer than
   ``v`` (ANNarchy samples it before the step's decay: sample k is the value
   at k dt, so the value at the run's end is not known yet).
-* Poisson sources fire at most one spike per time step.
+* Poisson sources fire at most one spike per time step (a co-simulation's
+  rate proxies can use several sources per neuron, and warn when they should:
+  ``cosim.py``).
 """
 
 from __future__ import annotations

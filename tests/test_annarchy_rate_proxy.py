@@ -1,0 +1,74 @@
+"""The ANNarchy backend's rate proxy gives Poisson input, also at kHz rates per neuron.
+
+ANNarchy's Poisson sources fire at most one spike per step (a spike when a
+uniform number is below ``r dt``), so one source per neuron has the right
+mean but a per-step variance ``p (1 - p)`` instead of ``p``: at 3000 Hz and
+dt 0.1 ms (the AdEx pair's input at its upper level), 30% too little input
+variance, which silenced that pair's fluctuation-driven E cells by a third.
+Here 100 cells that never fire get a rate proxy's input at 3000 Hz through
+the backend, and the mean and variance of their excitatory conductance must
+be those of shot noise of Poisson spikes: mean ``r w tau``, variance
+``r w**2 tau / 2`` (NEST, Brian2 and NEURON gave 0.99-1.00 of the variance,
+the fixed backend 0.99).  The control, one source per neuron
+(``poisson_sources_per_neuron = 1``, the old input), must fail the variance
+criterion (it gave 0.695), and warn that it does, naming the fix.
+"""
+
+import numpy as np
+import warnings
+
+import pytest
+
+from isolation import isolated
+
+RATE, W, TAU, DT, T, N = 3000.0, 0.0015, 5.0, 0.1, 300.0, 100
+
+
+def _conductance(sources_per_neuron):
+    """Excitatory conductance (nS) of N non-firing cells after 30 ms, ANNarchy backend.
+
+    Also returns the warnings the backend gave.
+    """
+    from pynn_multiscale.backends import get_backend, simulator_module
+    from pynn_multiscale.backends.annarchy.cosim import AnnarchyBackend
+
+    AnnarchyBackend.poisson_sources_per_neuron = sources_per_neuron
+    sim = simulator_module("annarchy")
+    backend = get_backend(sim)
+    backend.setup(DT, DT, 7)
+    try:
+        pop = sim.Population(N, sim.IF_cond_exp(v_thresh=1e6, tau_syn_E=TAU), label="cells")
+        pop.record("gsyn_exc")
+        handle = backend.add_rate_source(pop, W, DT, "excitatory")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            backend.set_rates(handle, 0.0, DT, np.full(int(T / DT), RATE))
+        backend.start()
+        backend.advance(T)
+        signal = pop.get_data().segments[0].filter(name="gsyn_exc")[0]
+        g = 1e3 * np.asarray(signal.magnitude)
+        t = np.asarray(signal.times.rescale("ms").magnitude)[:g.shape[0]]
+        return g[t > 30.0], [str(w.message) for w in caught if w.category is RuntimeWarning]
+    finally:
+        backend.finish()
+
+
+conductance = isolated(_conductance)
+MEAN = RATE * 1e-3 * W * 1e3 * TAU             # nS
+VARIANCE = RATE * 1e-3 * (W * 1e3) ** 2 * TAU / 2  # nS**2
+
+
+def test_annarchy_rate_proxy_input_has_poisson_mean_and_variance_at_khz_rates():
+    g, warned = conductance(10)
+    assert warned == []
+    assert g.mean() == pytest.approx(MEAN, rel=0.03)
+    assert g.var() == pytest.approx(VARIANCE, rel=0.1)
+
+
+def test_annarchy_control_one_bernoulli_source_per_neuron_is_told_apart():
+    g, warned = conductance(1)
+    assert g.mean() == pytest.approx(MEAN, rel=0.03)  # the mean was right
+    assert g.var() < 0.8 * VARIANCE                   # p (1 - p) = 0.7 p at p = 0.3
+    message, = warned  # ... and the backend said so, with the fix
+    assert "'cells'" in message and "3000 Hz" in message and "70%" in message
+    assert "poisson_sources_per_neuron = 6 (or more)" in message
