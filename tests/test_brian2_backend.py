@@ -622,3 +622,42 @@ def test_an_entry_for_other_equations_is_not_used(exact_cache):
     again = []
     trace = _linear_trace(again)
     assert again == [1] and np.ptp(trace) > 0.1  # derived again, not the stored "v = 0"
+
+
+# ------------------------------------------------ PyNN's current sources, checked in floats
+def _injected_v(quick, calls):
+    """V of three cells under a DC, a step and an AC source (PyNN's own or the quick check)."""
+    from pyNN.brian2.standardmodels.electrodes import Brian2CurrentSource
+
+    from pynn_multiscale.backends.brian2 import quick_current_sources
+
+    quick_current_sources(False)
+    own = Brian2CurrentSource._update_current
+    Brian2CurrentSource._update_current = lambda self: (calls.append(1), own(self))[1]
+    try:
+        quick_current_sources(quick)
+        sim.setup(timestep=0.1)
+        cells = sim.Population(3, sim.IF_curr_exp(v_thresh=1e6, tau_m=10.0))
+        sim.DCSource(amplitude=0.5, start=5.0, stop=15.0).inject_into(cells[0:1])
+        sim.StepCurrentSource(times=[3.0, 8.05, 12.0], amplitudes=[0.2, -0.3, 0.1]).inject_into(cells[1:2])
+        sim.ACSource(start=2.0, stop=18.0, amplitude=0.3, offset=0.1, frequency=100.0,
+                     phase=0.0).inject_into(cells[2:3])
+        cells.record("v")
+        sim.run(20.0)
+        return np.asarray(cells.get_data().segments[0].analogsignals[0].magnitude)
+    finally:
+        sim.end()
+        quick_current_sources(False)
+        Brian2CurrentSource._update_current = own
+        quick_current_sources()
+
+
+def test_quick_current_sources_inject_what_pynns_own_inject():
+    own_calls, quick_calls = [], []
+    own, quick = _injected_v(False, own_calls), _injected_v(True, quick_calls)
+    assert np.array_equal(own, quick)
+    assert np.ptp(own, axis=0).min() > 1.0  # every cell felt its current
+    # PyNN's own method ran at every step for every source, the quick check's only at the
+    # DC and step sources' change times and for the streamed AC source
+    assert len(own_calls) >= 3 * 200
+    assert len(quick_calls) < 2 * 200
