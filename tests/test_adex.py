@@ -258,8 +258,8 @@ def _nest_transfer(levels, n, seed=1, **params):
 
 
 #: The region size of the check: 4000 neurons keep the mass's in-degrees with 12.5% of
-#: inputs shared between two E cells (docs/models.md: 1000 and 2000 neurons fire 30% and
-#: 13% below the mass at level 0; 4000 within 0.3%).
+#: inputs shared between two E cells (docs/models.md: at level 0 the E cells of 1000 and
+#: 2000 neurons fire 31% and 4.5% below the mass, of 4000 0.4% below).
 N = 4000
 #: Two of the mass's slowest time constants (relaxation_time: 190-280 ms at LEVELS; E cells
 #: start at the mass's W_e, so little is left to relax), then 400 ms measured in N_BATCHES

@@ -51,10 +51,9 @@ input variance the transfer function was fitted for.  What a smaller ``n``
 changes: a larger fraction of shared inputs between two neurons
 (``400 / (n (1 - g))``), so more correlated activity, and larger finite-size
 fluctuations of the population rate; the mass's ``C_ee``, ``C_ii`` use
-``N_tot`` for the latter.  Measured on NEST at zero coupling: 4000 neurons
-fire at the mass's rate, 2000 fire 13% and 1000 fire 30% below it
-(docs/models.md; measured before the E cells' initial adaptation reached
-NEST, which ``backends.set_state`` now does).
+``N_tot`` for the latter.  Measured on NEST at zero coupling (E, against
+the mass's 1.411 Hz): 4000 neurons 0.4% below, 2000 4.5% below, 1000 31%
+below (docs/models.md).
 
 **Not represented in the network**: external inhibitory input (``K_ext_i``
 is 0 in tvb-library, so the mass has none either) and the mass's noise
