@@ -22,7 +22,7 @@ sys.path[:0] = [HERE, os.path.join(HERE, ".."), os.path.join(HERE, "..", "..")]
 
 import scenarios as S  # noqa: E402
 import test_ei_region as s3  # noqa: E402
-import test_model_pairs as s5  # noqa: E402
+import model_pairs as s5  # noqa: E402
 import test_poisson_population as s2  # noqa: E402
 import test_single_cells as s1  # noqa: E402
 import test_w1_cosimulation as s4  # noqa: E402
@@ -153,7 +153,7 @@ def scenario_5_section():
         "(`scenarios.PAIR_SCENARIOS`: sizes, run lengths, the levels' units). "
         "The transfer value is what the pair's to-TVB proxy reports, averaged after the "
         "transient (Jansen-Rit: the pyramidal pulse density, 1/ms); the SE is over "
-        "replicates. The tests (`test_model_pairs.py`) assert every case of its `CASES`; "
+        "replicates. The tests (`test_pair_<name>.py`, the checks in `model_pairs.py`) assert every case of its `CASES`; "
         "the others are shown here as they stand: "
         + ("; ".join([f"{p} (no test yet)" for p in S.PAIR_SCENARIOS if p not in s5.PAIRS]
                      + [f"{p} on {sim}: {why}" for (p, sim), why in s5.NOT_YET.items()])

@@ -278,7 +278,7 @@ def w1_neighbours():
 
 
 # ------------------------------------------------------------ scenario 5
-#: Scenario 5: each model pair's transfer check in short (tests/crosssim/test_model_pairs.py).
+#: Scenario 5: each model pair's transfer check in short (tests/crosssim/model_pairs.py, test_pair_<name>.py).
 #: Per pair: the constant inputs (two levels), the replicates per level, run length and
 #: discarded transient (ms), and the builder's size arguments.  A new pair (e.g. ``adex``)
 #: needs an entry here and a branch in :func:`_own_pair_pieces`.

@@ -22,21 +22,17 @@ A check that cannot tell the two levels apart would pass a backend that
 drops the input: ``test_reference_levels_are_told_apart`` requires NEST's
 two levels to differ by more than that tolerance.
 
-A new pair needs an entry in ``PAIRS`` below and in
-``scenarios.PAIR_SCENARIOS`` / ``scenarios._own_pair_pieces``.
+The checks are written once here; each pair has its test module,
+``test_pair_<name>.py``, which takes them with :func:`pair_tests` (one file
+per pair spreads the pairs over the suite's workers; a pair's NEST reference
+is computed once, in its module's process).  A new pair needs an entry in
+``PAIRS`` below, in ``scenarios.PAIR_SCENARIOS`` /
+``scenarios._own_pair_pieces``, and a ``test_pair_<name>.py``.
 
 ``adex`` (600 neurons, c = 0 and 5 Hz per external synapse, TVB and the
-networks at 0.1 ms) is asserted on Brian2 and NEURON, not on ANNarchy
-(:data:`NOT_YET`): the ANNarchy adapter's Poisson sources fire at most once
-per step, so one 3000 Hz source per neuron (c = 5 Hz) has 0.695 of a Poisson
-count's variance, which silences the fluctuation-driven E cells (E 0.83 Hz
-against NEST's 1.23-1.41).  Ten sources of a tenth of the rate per neuron
-give 0.99 of it and E 1.24-1.26 Hz (branch ``adex-investigate``); not
-merged yet: it changes every ANNarchy co-simulation's input, and their
-run time by +60%.  ``python tests/crosssim/report.py --pairs`` shows the
-case.  Until 2026-12-03 the pair disagreed on every backend because PyNN's
-``initialize(w=...)`` reached Brian2 and ANNarchy only (NEST got it 1000
-times too small, NEURON reset it to 0): ``backends.set_state``.
+networks at 0.1 ms).  Until 2026-12-03 the pair disagreed on every backend
+because PyNN's ``initialize(w=...)`` reached Brian2 and ANNarchy only (NEST
+got it 1000 times too small, NEURON reset it to 0): ``backends.set_state``.
 
 Backend defects this scenario found, and how the pairs now avoid them:
 
@@ -59,6 +55,12 @@ Backend defects this scenario found, and how the pairs now avoid them:
   the scenario runs that pair at 0.05 ms (scenarios.PAIR_BACKEND_KWARGS).
   (With all replicates in one network, NEST's replicates happened to spread
   to 9.54 +- 0.42 and the test passed.)
+* ``adex`` on ANNarchy at c = 5 Hz: one 3000 Hz Poisson source per E cell
+  fires at most once per step, 0.695 of a Poisson count's variance, which
+  silenced the fluctuation-driven E cells (E 0.83 Hz against NEST's
+  1.23-1.41).  The ANNarchy backend now warns when a rate proxy loses more
+  than 5% of the variance, and the scenario gives that pair ten sources of a
+  tenth of the rate per neuron (scenarios.PAIR_BACKEND_SETTINGS).
 * ``montbrio_qif`` and ``jansen_rit`` on ANNarchy needed ``CurrentFromCoupling``,
   which the ANNarchy backend now has (``step_current``).
 """
@@ -69,9 +71,8 @@ import pytest
 import scenarios as S
 
 PAIRS = ["red_wong_wang", "montbrio_qif", "jansen_rit", "wilson_cowan", "adex"]
-#: (pair, simulator) -> why that case is not asserted yet (see the module docstring)
-NOT_YET = {("adex", "annarchy"): "the ANNarchy adapter's one-spike-per-step Poisson input "
-                                 "has 0.695 of a Poisson count's variance at 3000 Hz"}
+#: (pair, simulator) -> why that case is not asserted yet (report.py lists them)
+NOT_YET = {}
 CASES = [(pair, simulator) for pair in PAIRS for simulator in S.OTHERS
          if (pair, simulator) not in NOT_YET]
 RELATIVE = 0.10
@@ -87,17 +88,13 @@ def agreement(ref_values, got_values):
     return rows
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("pair, simulator", CASES)
-def test_transfer_values_agree_with_nest(pair, simulator):
+def transfer_values_agree(pair, simulator):
     rows = agreement(S.pair_transfer(S.REFERENCE, pair)["values"],
                      S.pair_transfer(simulator, pair)["values"])
     assert all(diff <= tol for diff, tol, *_ in rows), rows
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("pair, simulator", CASES)
-def test_population_rates_agree_with_nest(pair, simulator):
+def population_rates_agree(pair, simulator):
     ref, got = S.pair_transfer(S.REFERENCE, pair)["rates"], S.pair_transfer(simulator, pair)["rates"]
     assert sorted(got) == sorted(ref)
     failed = {name: rows for name in ref
@@ -106,10 +103,30 @@ def test_population_rates_agree_with_nest(pair, simulator):
     assert not failed, failed
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("pair", PAIRS)
-def test_reference_levels_are_told_apart(pair):
+def reference_levels_are_told_apart(pair):
     """NEST's two levels differ by more than the tolerance: a backend that lost the input fails."""
     (low, high) = S.pair_transfer(S.REFERENCE, pair)["values"]
     (diff, tolerance, *_), = agreement([low], [high])
     assert diff > tolerance, (low, high, tolerance)
+
+
+def pair_tests(pair):
+    """The three tests of ``pair``, for its module: ``test_a, test_b, test_c = pair_tests(pair)``."""
+    simulators = [simulator for p, simulator in CASES if p == pair]
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("simulator", simulators)
+    def test_transfer_values_agree_with_nest(simulator):
+        transfer_values_agree(pair, simulator)
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("simulator", simulators)
+    def test_population_rates_agree_with_nest(simulator):
+        population_rates_agree(pair, simulator)
+
+    @pytest.mark.slow
+    def test_reference_levels_are_told_apart():
+        reference_levels_are_told_apart(pair)
+
+    return (test_transfer_values_agree_with_nest, test_population_rates_agree_with_nest,
+            test_reference_levels_are_told_apart)
