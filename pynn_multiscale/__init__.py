@@ -19,6 +19,9 @@ from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError
                      KernelInUseError, NumericalError, PynnMultiscaleError)
 from .region import SpikingRegion
 from .results import Result
+from .units import quick_unit_lookups
+
+quick_unit_lookups()  # quantities parses "dimensionless" at every hash (pynn_multiscale/units.py)
 
 __version__ = "0.1.0"
 
