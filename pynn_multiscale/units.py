@@ -21,6 +21,8 @@ reference outputs).  Installed when :mod:`pynn_multiscale` is imported;
 
 from __future__ import annotations
 
+import keyword
+
 
 def quick_unit_lookups(enabled: bool = True) -> None:
     """Answer a registered unit's plain name from the registry's table (see the module)."""
@@ -39,8 +41,10 @@ def quick_unit_lookups(enabled: bool = True) -> None:
     table = UnitRegistry._UnitRegistry__registry._Registry__context
 
     def __getitem__(self, label):
+        # a name the expression parser would read as a name: not a keyword ("as" is
+        # attosecond's entry, which quantities refuses to parse), not "in" (any case: inch)
         unit = table.get(label) if isinstance(label, str) and label.isidentifier() \
-            and label.lower() != "in" else None  # quantities maps "in" (any case) to inch
+            and not keyword.iskeyword(label) and label.lower() != "in" else None
         return unit if unit is not None else own(self, label)
 
     UnitRegistry.__getitem__ = __getitem__

@@ -10,9 +10,11 @@ context) that has imported the pure-Python libraries every scenario needs
 and ANNarchy are imported by the child, as in a fresh interpreter.  A
 spawned interpreter spent 5-8 s importing TVB, Brian2, PyNN, Neo and xarray
 before every one of the suite's isolated runs; a forked child has them.
-The child gets the caller's environment variables at the time of the call
-(a fork server's children would otherwise have the server's, from when it
-started), as a spawned interpreter would.
+Before it unpickles the task (which imports the function's module) the
+child takes what a spawned interpreter would have had from the caller: the
+environment variables and the working directory at the time of the call,
+and fresh entropy for numpy's global generator (a forked child would
+otherwise start from the server's state, the same in every child).
 """
 
 import functools
@@ -32,17 +34,22 @@ def _context():
     return context
 
 
-def _call_in_environment(environment, function, args, kwargs):
+def _as_if_spawned(environment, directory):
+    """The pool worker's initializer: what a spawned child would have had from its caller."""
+    import numpy as np
+
     os.environ.clear()
     os.environ.update(environment)
-    return function(*args, **kwargs)
+    os.chdir(directory)
+    np.random.seed()  # fresh entropy, as a new interpreter's
 
 
 def isolated(function):
     """Run ``function(*args)`` in a fresh process, once per arguments (cached)."""
     @functools.lru_cache(maxsize=None)
     def run(*args, **kwargs):
-        with _context().Pool(1) as pool:
-            return pool.apply(_call_in_environment, (dict(os.environ), function, args, kwargs))
+        with _context().Pool(1, initializer=_as_if_spawned,
+                             initargs=(dict(os.environ), os.getcwd())) as pool:
+            return pool.apply(function, args, kwargs)
     run.__doc__ = function.__doc__
     return run

@@ -582,7 +582,7 @@ def exact_cache(monkeypatch, tmp_path):
     backend._EXACT.update(saved[1])
 
 
-def _linear_trace(updates):
+def _linear_trace(updates, dt=0.1):
     """v of a linear two-variable group (Brian2's ``exact``), counting derivations in ``updates``."""
     import brian2 as b2
     from brian2.stateupdaters.base import StateUpdateMethod
@@ -595,7 +595,7 @@ def _linear_trace(updates):
     StateUpdateMethod.stateupdaters["exact"].updater = \
         lambda *args: (updates.append(1), derive(*args))[1]
     net = b2.Network()
-    group = b2.NeuronGroup(2, LINEAR, method="exact", dt=0.1 * b2.ms)
+    group = b2.NeuronGroup(2, LINEAR, method="exact", dt=dt * b2.ms)
     group.tau, group.tau_s, group.i_e = 10 * b2.ms, 3 * b2.ms, [1.0, 2.0]
     monitor = b2.StateMonitor(group, "v", record=True)
     net.add(group, monitor)
@@ -661,3 +661,11 @@ def test_quick_current_sources_inject_what_pynns_own_inject():
     # DC and step sources' change times and for the streamed AC source
     assert len(own_calls) >= 3 * 200
     assert len(quick_calls) < 2 * 200
+
+
+def test_another_time_step_is_another_entry(exact_cache):
+    """The updater's checks depend on dt (a TimedArray must be constant over it): it is keyed."""
+    _linear_trace([])
+    again = []
+    _linear_trace(again, dt=0.05)
+    assert again == [1] and len(list(exact_cache.glob("*.json"))) == 2

@@ -10,7 +10,8 @@ import pynn_multiscale  # noqa: F401  (installs quick_unit_lookups)
 from pynn_multiscale.units import quick_unit_lookups
 
 NAMES = ["dimensionless", "ms", "Hz", "mV", "nA", "UnitQuantity"]  # registered units' names
-LABELS = NAMES + ["m/s", "10**-9*S", "g/cc", "in", "IN", "", "%", "kg·m", "kg.m", "m^2", " ms "]
+LABELS = NAMES + ["m/s", "10**-9*S", "g/cc", "in", "IN", "", "%", "kg·m", "kg.m", "m^2", " ms ",
+                  "as"]  # attosecond's registered name, which quantities' parser refuses
 
 
 def lookups(labels):
@@ -18,8 +19,8 @@ def lookups(labels):
     for label in labels:
         try:
             out[label] = unit_registry[label]
-        except LookupError as err:
-            out[label] = ("LookupError", str(err))
+        except Exception as err:  # noqa: BLE001 - the refusal itself is compared
+            out[label] = (type(err).__name__, str(err))
     return out
 
 
@@ -39,6 +40,7 @@ def test_every_label_gives_what_quantities_gives():
             assert np.all(quick[label] == own[label]) and \
                 quick[label].dimensionality == own[label].dimensionality, label
     assert quick["in"] is pq.inch and quick["dimensionless"] is pq.dimensionless
+    assert quick["as"][0] == "SyntaxError"  # refused, as quantities refuses it
 
 
 def test_upstream_parses_a_plain_name_at_every_lookup(monkeypatch):

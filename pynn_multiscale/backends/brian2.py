@@ -244,10 +244,11 @@ class Brian2Backend:
     def setup(self, timestep, min_delay, seed, max_delay=None):
         _GUARD.check()
         self.sim.setup(**setup_arguments(timestep, min_delay, max_delay))
-        # process-wide changes, undone when the network is built (start) or abandoned (finish)
-        batch_projections()
+        # process-wide changes that change no result, left in place
         cache_exact_integration()
         quick_current_sources()
+        # process-wide changes, undone when the network is built (start) or abandoned (finish)
+        batch_projections()
         self._previous_target = self.brian2.prefs.codegen.target
         apply_codegen_target()
         b2 = self.brian2
@@ -763,14 +764,16 @@ def cache_exact_integration(enabled: bool = True):
     only.  This keeps it in ``$PYNN_MULTISCALE_CACHE/brian2/exact`` as
     text (JSON: the equations and Brian2's abstract code for them), keyed by
     what Brian2's own in-memory cache is keyed by (the equations and the
-    variables' descriptions, not their values) plus Brian2's and SymPy's
+    variables' descriptions), plus the time step (the updater checks that
+    the equations' functions are constant over it), Brian2's and SymPy's
     versions; the next process reads the code instead of deriving it.  The
     code is Brian2's own output, read back as a string and compiled by
     Brian2 as it would have compiled the derived one (a test compares them).
     Like Brian2's Cython cache, the directory is trusted: it holds code.
     An entry whose equations differ from the ones asked for is ignored, and
     equations whose description cannot be keyed reproducibly (an object
-    known only by its address) are derived as before.
+    known only by its address, a function other than Brian2's own, such as
+    a ``TimedArray``) are derived as before.
 
     Installed by :meth:`Brian2Backend.setup` and left in place (it changes
     no result); call it directly before building a network with plain PyNN.
@@ -788,23 +791,34 @@ def cache_exact_integration(enabled: bool = True):
         registry["exact"] = _DiskCachedExact(_EXACT["exact"])
 
 
+class _NoKey(Exception):
+    """The value has no process-independent text."""
+
+
 def _canonical(value):
     """A process-independent text for Brian2's cache key of ``value`` (None if there is none)."""
     import re
 
-    from brian2.core.functions import Function
+    from brian2.core.functions import DEFAULT_FUNCTIONS, Function
     from brian2.utils.caching import _hashable
+
+    own = {id(function): name for name, function in DEFAULT_FUNCTIONS.items()}
 
     def walk(obj):
         if isinstance(obj, frozenset):  # its iteration order depends on the string hash seed
             return "{" + ", ".join(sorted(walk(item) for item in obj)) + "}"
         if isinstance(obj, tuple):
             return "(" + ", ".join(walk(item) for item in obj) + ")"
-        if isinstance(obj, Function):  # e.g. exp, rand: only their names reach the code
-            return "Function"
+        if isinstance(obj, Function):  # Brian2's own (exp, rand, ...) by name; others have none
+            if id(obj) not in own:
+                raise _NoKey(obj)
+            return f"Function {own[id(obj)]}"
         return repr(obj)
 
-    text = walk(_hashable(value))
+    try:
+        text = walk(_hashable(value))
+    except (TypeError, _NoKey):  # Brian2's own cache then derives without caching too
+        return None
     return None if re.search(r" at 0x[0-9a-fA-F]+", text) else text
 
 
@@ -818,8 +832,10 @@ class _DiskCachedExact:
         return getattr(self.updater, name)
 
     def __call__(self, equations, variables=None, method_options=None):
+        import contextlib
         import hashlib
         import json
+        import tempfile
 
         import brian2
         import sympy
@@ -829,7 +845,10 @@ class _DiskCachedExact:
         key = _canonical((equations, variables, method_options))
         if key is None:
             return self.updater(equations, variables, method_options)
-        key = f"brian2 {brian2.__version__} sympy {sympy.__version__} {key}"
+        # as the updater reads it (exact.py): its checks depend on the value
+        dt = repr(float(variables["dt"].get_value()[0])) if variables and "dt" in variables \
+            else "none"
+        key = f"brian2 {brian2.__version__} sympy {sympy.__version__} dt {dt} {key}"
         path = cache_directory("brian2") / "exact" / (hashlib.sha256(key.encode()).hexdigest() + ".json")
         try:
             entry = json.loads(path.read_text())
@@ -840,11 +859,13 @@ class _DiskCachedExact:
         code = self.updater(equations, variables, method_options)  # may refuse the equations
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_text(json.dumps({"equations": str(equations), "key": key, "code": code}))
-            os.replace(partial, path)  # whole or absent, also with several processes
-        except OSError:
-            pass  # a read-only cache costs time, not results
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp",
+                                             delete=False) as partial:
+                partial.write(json.dumps({"equations": str(equations), "key": key, "code": code}))
+            os.replace(partial.name, path)  # whole or absent, also with several processes
+        except OSError:  # a read-only cache costs time, not results
+            with contextlib.suppress(OSError, NameError):
+                os.unlink(partial.name)
         return code
 
 

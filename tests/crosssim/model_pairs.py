@@ -24,8 +24,9 @@ two levels to differ by more than that tolerance.
 
 The checks are written once here; each pair has its test module,
 ``test_pair_<name>.py``, which takes them with :func:`pair_tests` (one file
-per pair spreads the pairs over the suite's workers; a pair's NEST reference
-is computed once, in its module's process).  A new pair needs an entry in
+per pair spreads the pairs over the suite's workers; with the suite's
+``--dist loadfile`` (Makefile) a pair's NEST reference is computed once, in
+its module's process).  A new pair needs an entry in
 ``PAIRS`` below, in ``scenarios.PAIR_SCENARIOS`` /
 ``scenarios._own_pair_pieces``, and a ``test_pair_<name>.py``.
 

@@ -3,7 +3,7 @@
 Each function takes a simulator name ("nest", "brian2", "neuron", "annarchy"), imports
 ``pyNN.<name>``, runs one scenario and returns plain numpy results, cached
 per process so that a scenario runs once per simulator however many tests
-look at it.  Each run happens in a fresh interpreter (``isolated``): the
+look at it.  Each run happens in a fresh process (``isolated``): the
 simulators' global state stays apart, and PyNN never frees a NEURON network
 (its cells would run on in every later scenario, see
 ``pynn_multiscale/backends/neuron.py``).  The acceptance criteria live in the test modules; the table in
