@@ -30,8 +30,8 @@ its module's process).  A new pair needs an entry in
 ``PAIRS`` below, in ``scenarios.PAIR_SCENARIOS`` /
 ``scenarios._own_pair_pieces``, and a ``test_pair_<name>.py``.
 
-``adex`` (600 neurons, c = 0 and 5 Hz per external synapse, TVB and the
-networks at 0.1 ms).  Until 2026-12-03 the pair disagreed on every backend
+``adex`` runs 600 neurons at c = 0 and 5 Hz per external synapse, TVB and
+the networks at 0.1 ms.  Until 2026-12-03 the pair disagreed on every backend
 because PyNN's ``initialize(w=...)`` reached Brian2 and ANNarchy only (NEST
 got it 1000 times too small, NEURON reset it to 0): ``backends.set_state``.
 

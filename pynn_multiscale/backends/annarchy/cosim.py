@@ -393,8 +393,10 @@ def make_backend(sim):
 
 def _warn_if_sub_poisson(handle, rates, dt):
     """Warn once per proxy when a source's ``r dt / K`` loses more than 5% of the variance."""
+    if handle.warned:  # set_rates runs every window: nothing to compute once it has warned
+        return
     p = float(np.max(rates, initial=0.0)) * dt * 1e-3 / handle.k
-    if handle.warned or p <= SUB_POISSON_LOSS:
+    if p <= SUB_POISSON_LOSS:
         return
     handle.warned = True
     needed = math.ceil(round(handle.k * p / SUB_POISSON_LOSS, 9))
