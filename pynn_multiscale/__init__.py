@@ -10,9 +10,12 @@ The public API::
                                                                  synapse_weight=0.001)],
                             to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")], seed=42)
     result = cosim.run(1000.0)
+
+and ``pm.sweep.run(point, grid=..., seeds=..., duration=..., out=...)`` for
+parameter sweeps of co-simulations on Dask (:mod:`pynn_multiscale.sweep`).
 """
 
-from . import proxies
+from . import plot, proxies, sweep
 from .cosim import CoSimulation, derive_seeds
 from .links import RegionLink
 from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError,
@@ -25,6 +28,6 @@ quick_unit_lookups()  # quantities parses "dimensionless" at every hash (pynn_mu
 
 __version__ = "0.1.0"
 
-__all__ = ["CoSimulation", "RegionLink", "SpikingRegion", "Result", "proxies", "derive_seeds",
+__all__ = ["CoSimulation", "sweep", "plot", "RegionLink", "SpikingRegion", "Result", "proxies", "derive_seeds",
            "PynnMultiscaleError", "ConfigurationError", "ConfigurationTypeError",
            "CapabilityError", "NumericalError", "KernelInUseError", "__version__"]

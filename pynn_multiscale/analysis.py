@@ -34,7 +34,14 @@ import xarray as xr
 from .errors import ConfigurationError, bad_value
 
 __all__ = ["population_rate", "mean_rates", "cv_isi", "fano_factor", "spike_count_correlations",
-           "rate_spectrum", "functional_connectivity", "fc_sc_correlation", "population_summary"]
+           "rate_spectrum", "functional_connectivity", "fc_sc_correlation", "population_summary",
+           "point_summary"]
+
+#: :func:`point_summary` computes the FC-SC correlation from a BOLD monitor with at least
+#: this many samples ...
+FC_MIN_BOLD_SAMPLES = 10
+#: ... or, without one, from a Raw (or other) monitor spanning at least this long (ms).
+FC_MIN_SPAN_MS = 1000.0
 
 
 def _ms(value, name):
@@ -326,3 +333,77 @@ def population_summary(result) -> list[dict]:
                          "cv_isi": float(cvs.mean()) if cvs.size else float("nan"),
                          "fano": float("nan") if silent else fano_factor(trains)})
     return rows
+
+
+def _time_sliced(trains, t_start):
+    if not t_start:
+        return trains
+    return [t.time_slice(t_start * pq.ms, t.t_stop) for t in trains]
+
+
+def _fc_monitor(result, t_start):
+    """The monitor the FC-SC correlation is computed from, or None (see :func:`point_summary`)."""
+    names = list(result.tvb.data_vars)
+    bold = [n for n in names if n.lower().startswith("bold")]
+    for name in bold + [n for n in names if n not in bold]:
+        times = result.tvb[name][f"{name}_time"].values
+        times = times[times >= t_start]
+        if name in bold and times.size >= FC_MIN_BOLD_SAMPLES:
+            return name
+        if name not in bold and times.size >= 3 and times[-1] - times[0] >= FC_MIN_SPAN_MS:
+            return name
+    return None
+
+
+def point_summary(result, transient_ms: float = 0.0) -> xr.Dataset:
+    """A few numbers that describe one co-simulation: the default reducer of a sweep.
+
+    * ``rate_hz`` and ``cv_isi``, dims ``("population",)``: each spiking
+      population's mean rate and mean CV of ISI (:func:`population_summary`'s
+      definitions), labelled ``"<region label>/<population>"``.
+    * ``<monitor>_mean`` and ``<monitor>_var``, dims
+      ``("<monitor>_variable", "region")``: each monitored variable's mean
+      and variance over time, per region (first mode).
+    * ``fc_sc``: the correlation of functional and structural connectivity
+      (:func:`functional_connectivity`, :func:`fc_sc_correlation`) from a
+      BOLD monitor with at least :data:`FC_MIN_BOLD_SAMPLES` samples or,
+      without one, from the first monitor that spans at least
+      :data:`FC_MIN_SPAN_MS` ms; NaN if there is none, or no
+      connectivity.  Its ``monitor`` attribute names the monitor used.
+
+    Everything is computed from ``transient_ms`` on (pass it through
+    ``functools.partial`` as a sweep's reducer to drop a start transient).
+    """
+    t0 = 0.0 if transient_ms == 0 else float(_ms(transient_ms, "transient_ms").magnitude)
+    data = {}
+    labels, rates, cvs = [], [], []
+    for region, block in sorted(result.spiking.items()):
+        label = block.annotations.get("region_label") or str(region)
+        for st in block.segments[0].spiketrains:
+            population = st.annotations.get("population")
+            trains = _time_sliced(result.spiketrains(region, population), t0)
+            values = cv_isi(trains)
+            labels.append(f"{label}/{population}")
+            rates.append(float(mean_rates(trains).mean()) if trains else np.nan)
+            cvs.append(float(values.mean()) if values.size else np.nan)
+    if len(set(labels)) != len(labels):  # two regions with one label: name them by index
+        labels = [f"{region}/{st.annotations.get('population')}"
+                  for region, block in sorted(result.spiking.items())
+                  for st in block.segments[0].spiketrains]
+    if labels:
+        data["rate_hz"] = xr.DataArray(rates, dims="population", coords={"population": labels},
+                                       attrs={"units": "Hz"})
+        data["cv_isi"] = xr.DataArray(cvs, dims="population", coords={"population": labels})
+    for name in result.tvb.data_vars:
+        values = result.tvb[name].isel(mode=0).sel({f"{name}_time": slice(t0, None)})
+        data[f"{name}_mean"] = values.mean(f"{name}_time")
+        data[f"{name}_var"] = values.var(f"{name}_time")
+    monitor = _fc_monitor(result, t0)
+    fc_sc = np.nan
+    if monitor is not None and result.connectivity is not None:
+        fc_sc = fc_sc_correlation(functional_connectivity(result, monitor, t_start=t0),
+                                  result.connectivity)
+    data["fc_sc"] = xr.DataArray(fc_sc, attrs={"monitor": monitor or "none"})
+    out = xr.Dataset(data)
+    out.attrs["transient_ms"] = t0
+    return out
