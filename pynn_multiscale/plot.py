@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["population_rate", "spiking_region", "tvb_timeseries", "connectome", "summary"]
+__all__ = ["population_rate", "spiking_region", "tvb_timeseries", "connectome", "summary",
+           "transfer", "sweep"]
+
+#: At most this many panels (values of a measure's own dims, e.g. populations) in one figure.
+MAX_PANELS = 12
 
 #: Colour of each population name (others are drawn in black).
 COLOURS = {"E": "tab:red", "I": "tab:blue"}
@@ -243,3 +247,143 @@ def transfer(levels, mean, sem, mean_field, corrected=None, ax=None, path=None,
     if path is not None:
         ax.figure.savefig(path, dpi=120)
     return ax
+
+
+def sweep(summary, measure: str = "rate_hz", x: str | None = None, y: str | None = None,
+          select: dict | None = None, path=None):
+    """A sweep's summary: a heat map over two parameters, or a line over one.
+
+    The value is the mean over seeds; a line plot draws ± 1 standard error
+    (over seeds) as error bars, and a heat map writes the mean in each cell.
+    A measure with its own dimensions (``rate_hz`` has ``population``) gets
+    one panel per value.
+
+    Parameters
+    ----------
+    summary : xarray.Dataset
+        What :func:`pynn_multiscale.sweep.run` returns, or ``summary.nc``.
+    measure : str
+        A data variable of the summary.
+    x, y : str, optional
+        The parameters along x (and y, for a heat map).  Default: the
+        parameters that take more than one value, in grid order.
+    select : dict, optional
+        ``{dim: value}``: keep one value of a parameter or of the measure's
+        own dims (e.g. ``{"population": "r_superiortemporal/E"}``).
+    path : str, optional
+        Write the figure there (PNG) and close it; otherwise return it.
+    """
+    import matplotlib
+    from .errors import ConfigurationError, bad_value
+
+    if path is not None and not matplotlib.get_backend():
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if measure not in summary.data_vars or summary[measure].dtype.kind not in "biuf":
+        numeric = [n for n, v in summary.data_vars.items() if v.dtype.kind in "biuf"]
+        raise ConfigurationError(bad_value("measure", measure, f"a numeric measure: {numeric}",
+                                           f"pass one of {numeric}"))
+    data = summary[measure]
+    for dim, value in (select or {}).items():
+        if dim not in summary.coords:
+            raise ConfigurationError(bad_value("select", {dim: value},
+                                               f"dims of the summary: {list(summary.dims)}",
+                                               "select along one of them"))
+        summary = summary.sel({dim: value})
+        data = data.sel({dim: value})
+    if "point" in data.dims:  # explicit points: their parameters are coordinates along point
+        swept = [n for n in summary.coords if summary[n].dims == ("point",) and n != "point"]
+        if y is not None or (x is not None and x not in swept):
+            raise ConfigurationError(bad_value(
+                "x" if y is None else "y", x if y is None else y,
+                f"for a sweep of explicit points, x only, one of {swept}",
+                f"pass x={swept[0]!r} and no y"))
+        axes_names = [x or swept[0]]
+    else:
+        swept = [d for d in summary["state"].dims if d != "seed"]
+        axes_names = _choose(summary, swept, x, y)
+    own = [d for d in data.dims if d not in swept and d not in ("seed", "point")]
+    panels = [{}]
+    for dim in own:
+        panels = [dict(p, **{dim: v}) for p in panels for v in data[dim].values]
+    if len(panels) > MAX_PANELS:
+        raise ConfigurationError(bad_value(
+            "select", select, f"at most {MAX_PANELS} panels (dims {own} give {len(panels)})",
+            f"select one value of {own[0]}, e.g. select={{'{own[0]}': "
+            f"{data[own[0]].values[0]!r}}}"))
+    n = len(panels)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axs = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False,
+                            layout="constrained")
+    for ax, panel in zip(axs.flat, panels):
+        values = data.sel(panel) if panel else data
+        seeds = values.count("seed")
+        mean = values.mean("seed")
+        sem = values.std("seed", ddof=1) / np.sqrt(seeds)
+        chosen = dict(select or {}, **panel)
+        title = measure + (": " + ", ".join(f"{v}" for v in chosen.values()) if chosen else "")
+        if "point" in values.dims:
+            xs = summary[axes_names[0]].values
+            ax.errorbar(xs, mean.values, yerr=sem.values, fmt="o", capsize=3)
+            ax.set_xlabel(axes_names[0])
+            ax.set_ylabel(measure)
+        elif len(axes_names) == 1:
+            mean = mean.squeeze(drop=True)
+            sem = sem.squeeze(drop=True)
+            ax.errorbar(mean[axes_names[0]].values, mean.values, yerr=sem.values, fmt="o-",
+                        capsize=3, label="mean ± SE over seeds")
+            ax.set_xlabel(axes_names[0])
+            ax.set_ylabel(measure)
+        else:
+            xs, ys = axes_names
+            grid = mean.squeeze(drop=True).transpose(ys, xs)
+            image = ax.imshow(grid.values, origin="lower", aspect="auto", cmap="viridis")
+            ax.set_xticks(range(grid.sizes[xs]), [f"{v:g}" if isinstance(v, float) else str(v)
+                                                  for v in grid[xs].values])
+            ax.set_yticks(range(grid.sizes[ys]), [f"{v:g}" if isinstance(v, float) else str(v)
+                                                  for v in grid[ys].values])
+            for (i, j), value in np.ndenumerate(grid.values):
+                if np.isfinite(value):  # dark text on the colour map's bright end
+                    bright = image.norm(value) > 0.6
+                    ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7,
+                            color="k" if bright else "w")
+            ax.set_xlabel(xs)
+            ax.set_ylabel(ys)
+            fig.colorbar(image, ax=ax, label=f"{measure} (mean over seeds)")
+        ax.set_title(title, fontsize=9)
+    for ax in list(axs.flat)[n:]:
+        ax.set_visible(False)
+    if path is None:
+        return fig
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _choose(summary, swept, x, y):
+    """The grid parameters along x (and y): given, or those that take more than one value."""
+    from .errors import ConfigurationError, bad_value
+
+    for name, value in (("x", x), ("y", y)):
+        if value is not None and value not in swept:
+            raise ConfigurationError(bad_value(name, value, f"a swept parameter: {swept}",
+                                               f"pass one of {swept}"))
+    varying = [d for d in swept if summary.sizes[d] > 1]
+    chosen = [v for v in (x, y) if v is not None]
+    if not chosen:
+        chosen = varying[:2]
+    elif x is not None and y is None and len(varying) > 1:
+        chosen = [x] + [d for d in varying if d != x][:1]
+    others = [d for d in varying if d not in chosen]
+    if others:
+        raise ConfigurationError(bad_value(
+            "select", None, f"at most two parameters to draw; {others} also vary",
+            f"select one value of {others[0]}, e.g. select={{'{others[0]}': "
+            f"{summary[others[0]].values[0].item()!r}}}"))
+    if not chosen:
+        raise ConfigurationError(bad_value(
+            "x", x, f"a parameter with more than one value (the grid is {dict(summary.sizes)})",
+            "sweep at least two values of a parameter"))
+    return chosen
