@@ -78,7 +78,7 @@ def main(argv=None):
                            seeds=args.seeds, duration=args.duration, out=args.out,
                            workers=args.workers)
     pm.plot.sweep(summary, "rate_hz", path=os.path.join(args.out, "summary.png"))
-    rates = summary["rate_hz"].mean("seed").squeeze(drop=True)
+    rates = summary["rate_hz"].mean("seed").isel(n_e=0)
     for population in rates["population"].values:
         row = ", ".join(f"G={g:g}/lamda={lam:g}: {rates.sel(population=population, G=g, lamda=lam).item():.2f}"
                         for g in args.G for lam in args.lamda)

@@ -208,6 +208,7 @@ def sweep(args) -> int:
     """Run a parameter sweep of SCRIPT's ``point(params, seed)`` function on Dask."""
     from .errors import ConfigurationError
     from .sweep import run as run_sweep
+    from .sweep.folder import SCRIPT_RUN_NAME
     from .sweep.points import parse_grid_option
 
     script = Path(args.script)
@@ -218,7 +219,7 @@ def sweep(args) -> int:
         return 2
     sys.path.insert(0, str(script.resolve().parent))
     # not "__main__": the script's own command line does not run, its functions are defined
-    namespace = runpy.run_path(str(script), run_name="pynn_multiscale_sweep_script")
+    namespace = runpy.run_path(str(script), run_name=SCRIPT_RUN_NAME)
     function = namespace.get(args.function)
     if not callable(function):
         raise ConfigurationError(

@@ -51,3 +51,13 @@ def same(a, b) -> bool:
                for k in tvb_a) and \
         all(np.array_equal(spikes_a[k][0], spikes_b[k][0]) and
             np.array_equal(spikes_a[k][1], spikes_b[k][1]) for k in spikes_a)
+
+
+def spike_count(result):
+    """A user's reducer: the total spike count and the first population's rate, as a dict."""
+    from pynn_multiscale.analysis import population_summary
+
+    rows = population_summary(result)
+    return {"n_spikes": sum(len(st) for block in result.spiking.values()
+                            for st in block.segments[0].spiketrains),
+            "first_rate_hz": rows[0]["rate_hz"]}

@@ -19,9 +19,9 @@ def test_console_script_is_installed_and_help_lists_every_command():
     exe = shutil.which("pynn-multiscale", path=os.path.dirname(sys.executable))
     assert exe, "pip install should have created the pynn-multiscale script beside python"
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("info", "run", "show", "plot"):
+    for command in ("info", "run", "show", "plot", "sweep"):
         assert command in out
-    for command in ("info", "run", "show", "plot"):
+    for command in ("info", "run", "show", "plot", "sweep"):
         sub = subprocess.run([exe, command, "--help"], capture_output=True, text=True,
                              check=True).stdout
         assert sub.startswith(f"usage: pynn-multiscale {command}")

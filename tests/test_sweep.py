@@ -19,10 +19,12 @@ import pytest
 import xarray as xr
 
 import pynn_multiscale as pm
+import pynn_multiscale.analysis
 from pynn_multiscale.results import Result
 from pynn_multiscale.sweep import SweepFolder
 from isolation import isolated
-from sweep_points import DURATION, GRID, SEEDS, direct, outputs, same, small_point
+from sweep_points import (DURATION, GRID, SEEDS, direct, outputs, same, small_point,
+                          spike_count)
 
 HERE = Path(__file__).parent
 
@@ -119,10 +121,11 @@ def test_a_changed_grid_on_the_folder_is_refused(finished):
 
 def test_an_invalid_point_is_recorded_with_the_packages_message_and_the_others_complete(
         client, tmp_path):
+    """With a user's reducer (a dict of numbers), which becomes the summary's variables."""
     out = tmp_path / "bad"
     summary = pm.sweep.run(small_point, grid={"G": [1.0], "sync_interval": [2.6, 100.0]},
                            seeds=[0], duration=DURATION, out=out, client=client,
-                           progress=False)
+                           reducer=spike_count, progress=False)
     good, bad = (summary["state"].sel(sync_interval=v, G=1.0, seed=0).item()
                  for v in (2.6, 100.0))
     assert (good, bad) == ("done", "failed")
@@ -130,8 +133,13 @@ def test_an_invalid_point_is_recorded_with_the_packages_message_and_the_others_c
     assert record["error_type"] == "ConfigurationError"
     assert record["error"].startswith("sync_interval=100.0 is invalid: expected at most")
     assert "Fix:" in record["error"] and "make_plan" in record["traceback"]
-    assert np.isnan(summary["rate_hz"].sel(sync_interval=100.0)).all()
-    assert np.isfinite(summary["rate_hz"].sel(sync_interval=2.6)).all()
+    assert np.isnan(summary["n_spikes"].sel(sync_interval=100.0)).all()
+    assert summary["n_spikes"].sel(sync_interval=2.6).item() > 50
+    good = [r for r in _records(out).values() if r["params"]["sync_interval"] == 2.6][0]
+    assert summary["first_rate_hz"].sel(sync_interval=2.6).item() == \
+        pm.analysis.population_summary(Result.load(out / "points" / good["key"] /
+                                                   "result"))[0]["rate_hz"]
+    assert "rate_hz" not in summary
 
 
 def test_a_killed_worker_and_a_killed_point_process_cost_only_their_points(client, tmp_path):

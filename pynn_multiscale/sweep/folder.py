@@ -34,6 +34,8 @@ from .points import Point, grid_points
 __all__ = ["SweepFolder", "SWEEP_FILE", "describe_function", "versions"]
 
 SWEEP_FILE = "sweep.json"
+#: The module name under which ``pynn-multiscale sweep`` runs a script.
+SCRIPT_RUN_NAME = "pynn_multiscale_sweep_script"
 POINTS_DIR = "points"
 FORMAT = "pynn-multiscale sweep"
 FORMAT_VERSION = 1
@@ -42,8 +44,20 @@ STATES = ("done", "failed", "interrupted", "running", "pending")
 
 
 def describe_function(function) -> dict:
-    """A function's name and a hash of its source (None where Python cannot see it)."""
-    name = f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', repr(function))}"
+    """A function's name and a hash of its source (None where Python cannot see it).
+
+    A function of a script (``__main__``) is named by the script's file name,
+    so a sweep started as ``python SCRIPT`` and resumed with
+    ``pynn-multiscale sweep SCRIPT`` is one sweep.
+    """
+    module = getattr(function, "__module__", None) or "?"
+    if module == "__main__" or module == SCRIPT_RUN_NAME:
+        # a script's function, run as a program or by 'pynn-multiscale sweep': the script's name
+        try:
+            module = Path(inspect.getsourcefile(function)).stem
+        except TypeError:
+            pass
+    name = f"{module}.{getattr(function, '__qualname__', repr(function))}"
     try:
         source = inspect.getsource(function)
     except (OSError, TypeError):
@@ -217,7 +231,7 @@ class SweepFolder:
         data["wall_s"].attrs["units"] = "s"
         if spec["mode"] == "points":
             rows = self._point_rows()
-            data = data.assign_coords({name: ("point", [r[name] for r in rows])
+            data = data.assign_coords({name: ("point", [r.params[name] for r in rows])
                                        for name in _parameter_names(spec)})
         data.attrs.update({"pynn_multiscale_sweep": json.dumps(spec, sort_keys=True),
                            "duration_ms": float(spec["duration_ms"]),
