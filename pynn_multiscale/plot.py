@@ -322,8 +322,9 @@ def sweep(summary, measure: str = "rate_hz", x: str | None = None, y: str | None
         seeds = values.count("seed")
         mean = values.mean("seed")
         sem = values.std("seed", ddof=1) / np.sqrt(seeds)
-        chosen = dict(select or {}, **panel)
-        title = measure + (": " + ", ".join(f"{v}" for v in chosen.values()) if chosen else "")
+        parts = [f"{k}={_label(v)}" for k, v in (select or {}).items()] + \
+            [_label(v) for v in panel.values()]
+        title = measure + (": " + ", ".join(parts) if parts else "")
         if "point" in values.dims:
             xs = summary[axes_names[0]].values
             ax.errorbar(xs, mean.values, yerr=sem.values, fmt="o", capsize=3)
@@ -333,17 +334,15 @@ def sweep(summary, measure: str = "rate_hz", x: str | None = None, y: str | None
             mean = mean.squeeze(drop=True)
             sem = sem.squeeze(drop=True)
             ax.errorbar(mean[axes_names[0]].values, mean.values, yerr=sem.values, fmt="o-",
-                        capsize=3, label="mean ± SE over seeds")
+                        capsize=3)
             ax.set_xlabel(axes_names[0])
-            ax.set_ylabel(measure)
+            ax.set_ylabel(f"{measure} (mean ± SE, {values.sizes['seed']} seeds)")
         else:
             xs, ys = axes_names
             grid = mean.squeeze(drop=True).transpose(ys, xs)
             image = ax.imshow(grid.values, origin="lower", aspect="auto", cmap="viridis")
-            ax.set_xticks(range(grid.sizes[xs]), [f"{v:g}" if isinstance(v, float) else str(v)
-                                                  for v in grid[xs].values])
-            ax.set_yticks(range(grid.sizes[ys]), [f"{v:g}" if isinstance(v, float) else str(v)
-                                                  for v in grid[ys].values])
+            ax.set_xticks(range(grid.sizes[xs]), [_label(v) for v in grid[xs].values])
+            ax.set_yticks(range(grid.sizes[ys]), [_label(v) for v in grid[ys].values])
             for (i, j), value in np.ndenumerate(grid.values):
                 if np.isfinite(value):  # dark text on the colour map's bright end
                     bright = image.norm(value) > 0.6
@@ -360,6 +359,13 @@ def sweep(summary, measure: str = "rate_hz", x: str | None = None, y: str | None
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _label(value):
+    """A coordinate value as text: numbers without trailing zeros."""
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):g}"
+    return str(value.item() if hasattr(value, "item") else value)
 
 
 def _choose(summary, swept, x, y):

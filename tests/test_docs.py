@@ -14,9 +14,9 @@ def test_docs_build_without_warnings(tmp_path):
     assert run.returncode == 0, run.stderr
     api = (tmp_path / "html" / "api.html").read_text()
     for name in ("CoSimulation", "RateToPoisson", "population_rate", "fc_sc_correlation",
-                 "Result.load", "Brian2Backend"):
+                 "Result.load", "Brian2Backend", "local_cluster", "point_summary"):
         assert name in api, f"{name} missing from the API reference"
     for page in ("installation", "tutorial", "concepts", "cli", "proxies", "validation",
-                 "performance"):
+                 "performance", "sweeps"):
         assert (tmp_path / "html" / f"{page}.html").is_file()
     assert (tmp_path / "html" / "_images" / "cosim_loop.svg").is_file()  # the loop diagram

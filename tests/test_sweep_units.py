@@ -230,3 +230,24 @@ def test_show_lists_every_point_with_its_state_and_error(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "sweep of 2 points (test_sweep_units.point, 100 ms each): 1 done, 1 failed" in out
     assert "ConfigurationError: sync_interval=9 is invalid" in out and "more" not in out
+
+
+def test_a_scripts_function_is_named_by_its_file_and_a_notebook_cells_by_main(tmp_path):
+    from pynn_multiscale.sweep.folder import describe_function
+
+    def load(path, source="def point(params, seed):\n    return None\n"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+        namespace = {"__name__": "__main__"}
+        exec(compile(source, str(path), "exec"), namespace)
+        return namespace["point"]
+
+    script = describe_function(load(tmp_path / "my_sweep.py"))
+    cell = describe_function(load(tmp_path / "ipykernel_4242" / "3209787699.py"))
+    other_session = describe_function(load(tmp_path / "ipykernel_5151" / "1111111111.py"))
+    assert script["name"] == "my_sweep.point"
+    assert cell["name"] == other_session["name"] == "__main__.point"
+    assert cell["source_sha256"] == other_session["source_sha256"] == script["source_sha256"]
+    edited = describe_function(load(tmp_path / "my_sweep.py", "def point(params, seed):\n"
+                                                            "    return 1\n"))
+    assert edited["source_sha256"] != script["source_sha256"]

@@ -52,11 +52,18 @@ def describe_function(function) -> dict:
     """
     module = getattr(function, "__module__", None) or "?"
     if module == "__main__" or module == SCRIPT_RUN_NAME:
-        # a script's function, run as a program or by 'pynn-multiscale sweep': the script's name
+        # a script's function, run as a program or by 'pynn-multiscale sweep': the script's
+        # name; a notebook cell's (a file in a kernel's temporary folder, renamed in every
+        # session) stays __main__
         try:
-            module = Path(inspect.getsourcefile(function)).stem
+            source = Path(inspect.getsourcefile(function))
         except TypeError:
-            pass
+            source = None
+        if source is not None and source.suffix == ".py" and \
+                not source.parent.name.startswith("ipykernel_"):
+            module = source.stem
+        else:
+            module = "__main__"
     name = f"{module}.{getattr(function, '__qualname__', repr(function))}"
     try:
         source = inspect.getsource(function)
@@ -190,7 +197,8 @@ class SweepFolder:
             record = states.get(p.key) or self.state(p)
             rows.append({k: record.get(k) for k in
                          ("key", "params", "seed", "state", "runs", "wall_s", "error_type",
-                          "error", "finished")} | {"key": p.key, "params": p.params,
+                          "error", "finished", "peak_rss_mb", "worker_pid",
+                          "wall_s_with_startup")} | {"key": p.key, "params": p.params,
                                                     "seed": p.seed})
         write_json(self.path / SWEEP_FILE,
                    {"format": FORMAT, "format_version": FORMAT_VERSION, "created": self.created,
