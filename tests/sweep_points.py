@@ -17,7 +17,7 @@ DURATION = 40.0
 
 
 def small_point(params, seed):
-    """The small W1 at ``params``' G, lamda and, optionally, sync_interval."""
+    """The small W1 at ``params``' G, lamda and, optionally, sync_interval and pipeline."""
     import pyNN.nest as sim
 
     G, lamda = params["G"], params.get("lamda", 0.0)
@@ -25,7 +25,8 @@ def small_point(params, seed):
                            build_region=small_build,
                            to_spiking=rww.default_to_spiking(G=G, lamda=lamda, n_e=160),
                            to_tvb=rww.default_to_tvb(), seed=seed,
-                           sync_interval=params.get("sync_interval"))
+                           sync_interval=params.get("sync_interval"),
+                           pipeline=params.get("pipeline", False))
 
 
 def outputs(result):

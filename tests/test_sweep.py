@@ -222,3 +222,16 @@ def test_an_interrupted_sweep_resumes_with_only_the_missing_points(finished, cli
             == (runs, mtime)
     _, uninterrupted = finished
     assert summary.drop_vars("wall_s").identical(uninterrupted.drop_vars("wall_s"))
+
+
+def test_a_pipelined_point_through_a_scheduler_address(client, tmp_path):
+    """A point may run TVB in a second process of its own; the sweep connects by address."""
+    out = tmp_path / "pipelined"
+    summary = pm.sweep.run(small_point, grid={"G": [1.0], "pipeline": [True]}, seeds=[0],
+                           duration=DURATION, out=out, scheduler=client.scheduler.address,
+                           progress=False)
+    assert (summary["state"] == "done").all()
+    (record,) = _records(out).values()
+    result = Result.load(out / "points" / record["key"] / "result")
+    assert result.metadata["sync_interval_ms"] == pytest.approx(1.3)  # the pipelined interval
+    assert summary["rate_hz"].notnull().all()
