@@ -8,3 +8,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # new venv would compile every code object again (minutes); the suite runs
 # Brian2's numpy target instead.  Child processes inherit the setting.
 os.environ.setdefault("PYNN_MULTISCALE_BRIAN2_TARGET", "numpy")
+# bit-exact comparisons with recorded outputs: AVX2 kernels on any CPU (before numpy loads)
+from numpy_kernels import use_avx2_kernels  # noqa: E402
+
+use_avx2_kernels()

@@ -251,3 +251,14 @@ def test_a_scripts_function_is_named_by_its_file_and_a_notebook_cells_by_main(tm
     edited = describe_function(load(tmp_path / "my_sweep.py", "def point(params, seed):\n"
                                                             "    return 1\n"))
     assert edited["source_sha256"] != script["source_sha256"]
+
+
+def test_a_given_cluster_is_used_unchanged(tmp_path):
+    with pytest.raises(pm.ConfigurationError, match="workers=2 is invalid: expected no workers= "
+                                                    "with client= or scheduler="):
+        pm.sweep.run(point, grid={"G": [1.0]}, duration=10.0, out=tmp_path / "s",
+                     scheduler="tcp://127.0.0.1:8786", workers=2)
+    with pytest.raises(pm.ConfigurationError, match="either client= or scheduler="):
+        pm.sweep.run(point, grid={"G": [1.0]}, duration=10.0, out=tmp_path / "s",
+                     client=object(), scheduler="tcp://127.0.0.1:8786")
+    assert not (tmp_path / "s").exists()  # nothing written before the input is checked

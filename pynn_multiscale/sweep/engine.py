@@ -15,14 +15,12 @@ import contextlib
 import logging
 import os
 import sys
-import time
 import uuid
 from numbers import Real
-from pathlib import Path
 
 from ..errors import ConfigurationError, ConfigurationTypeError, bad_value
 from .folder import SweepFolder, describe_function, versions
-from .point import SUMMARY_FILE, execute
+from .point import POINT_FILE, SUMMARY_FILE, execute, write_json
 from .points import check_grid, check_points, check_seeds
 
 __all__ = ["run", "local_cluster", "MissingDependency"]
@@ -194,6 +192,14 @@ def run(point, *, grid=None, points=None, seeds=1, duration, out, client=None,
         raise ConfigurationTypeError(bad_value("reducer", reducer,
                                                "a function reducer(result) -> Dataset",
                                                "pass a function, or None for point_summary"))
+    if client is not None and scheduler is not None:
+        raise ConfigurationError(bad_value("scheduler", scheduler,
+                                           "either client= or scheduler=, not both",
+                                           "pass one of them"))
+    if workers is not None and (client is not None or scheduler is not None):
+        raise ConfigurationError(bad_value(
+            "workers", workers, "no workers= with client= or scheduler= (the cluster has its own)",
+            "size that cluster itself (e.g. cluster.scale), or drop client= for a local one"))
     spec = _spec(point, grid, points, seeds, duration, reducer)
     folder = SweepFolder.prepare(out, spec, extend=extend)
     requested = SweepFolder(folder.path, spec).points()
@@ -202,10 +208,6 @@ def run(point, *, grid=None, points=None, seeds=1, duration, out, client=None,
     found = versions()
     folder.write(states, found)
     if todo:
-        if client is not None and scheduler is not None:
-            raise ConfigurationError(bad_value("scheduler", scheduler,
-                                               "either client= or scheduler=, not both",
-                                               "pass one of them"))
         with contextlib.ExitStack() as stack:
             if client is None and scheduler is not None:
                 _, distributed = _dask()
@@ -227,15 +229,13 @@ def run(point, *, grid=None, points=None, seeds=1, duration, out, client=None,
 def _submit_and_wait(client, folder, todo, states, found, point_fn, reducer, duration, retries,
                      progress):
     import cloudpickle
+    import dask
     from distributed import wait
-
     from tqdm.auto import tqdm
 
     futures = {}
     cwd = os.getcwd()
     sys_path = [entry for entry in sys.path if entry]
-    import dask
-
     nanny_environ = {**(dask.config.get("distributed.nanny.environ", None) or {}),
                      **(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})}
     environ = {key: os.environ.get(key) for key in nanny_environ}
@@ -291,6 +291,9 @@ def _submit_and_wait(client, folder, todo, states, found, point_fn, reducer, dur
             record = folder.state(p)  # the worker's word; "running" if it was stopped mid-way
             if record["state"] == "running":
                 record["state"] = "interrupted"
+                # if its process still runs (a cluster that outlives this client), its own
+                # outcome replaces this when it ends
+                write_json(folder.directory(p) / POINT_FILE, record)
             states[p.key] = record
         folder.write(states, found)
         raise
@@ -309,8 +312,6 @@ def _outcome(future, folder, p) -> dict:
         record.update(state="failed", error_type=type(exc).__name__,
                       error=(f"{exc} (its worker or process died on every attempt: killed, or "
                              "out of memory)") if died else str(exc))
-        from .point import write_json, POINT_FILE
-
         folder.directory(p).mkdir(parents=True, exist_ok=True)
         write_json(folder.directory(p) / POINT_FILE, record)
         return record

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigurationError
-from .point import POINT_FILE, SUMMARY_FILE, read_point, write_json
+from .point import SUMMARY_FILE, read_point, write_json
 from .points import Point, grid_points
 
 __all__ = ["SweepFolder", "SWEEP_FILE", "describe_function", "versions"]
