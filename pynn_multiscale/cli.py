@@ -70,15 +70,24 @@ def info(args) -> int:
     return 0
 
 
+def _script(command, path, what):
+    """SCRIPT as a Path, its folder first on ``sys.path``; None (said on stderr) if no file."""
+    script = Path(path)
+    if not script.is_file():
+        print(f"pynn-multiscale {command}: SCRIPT={str(script)!r} is not a file. Fix: pass "
+              f"{what}", file=sys.stderr)
+        return None
+    sys.path.insert(0, str(script.resolve().parent))
+    return script
+
+
 def run(args) -> int:
     """Run a script as ``python SCRIPT ARGS...`` would, in this interpreter."""
-    script = Path(args.script)
-    if not script.is_file():
-        print(f"pynn-multiscale run: SCRIPT={str(script)!r} is not a file. Fix: pass the path of "
-              "a Python script, e.g. examples/red_wong_wang.py", file=sys.stderr)
+    script = _script("run", args.script, "the path of a Python script, e.g. "
+                                         "examples/red_wong_wang.py")
+    if script is None:
         return 2
     sys.argv = [str(script)] + list(args.args)
-    sys.path.insert(0, str(script.resolve().parent))
     try:
         runpy.run_path(str(script), run_name="__main__")
     except SystemExit as exc:
@@ -211,13 +220,10 @@ def sweep(args) -> int:
     from .sweep.folder import SCRIPT_RUN_NAME
     from .sweep.points import parse_grid_option
 
-    script = Path(args.script)
-    if not script.is_file():
-        print(f"pynn-multiscale sweep: SCRIPT={str(script)!r} is not a file. Fix: pass a Python "
-              "script that defines point(params, seed), e.g. examples/sweep_red_wong_wang.py",
-              file=sys.stderr)
+    script = _script("sweep", args.script, "a Python script that defines point(params, seed), "
+                                           "e.g. examples/sweep_red_wong_wang.py")
+    if script is None:
         return 2
-    sys.path.insert(0, str(script.resolve().parent))
     # not "__main__": the script's own command line does not run, its functions are defined
     namespace = runpy.run_path(str(script), run_name=SCRIPT_RUN_NAME)
     function = namespace.get(args.function)

@@ -4,7 +4,7 @@ Each panel function draws onto axes you pass (or new ones) and returns
 them, so they compose into your own figures; :func:`summary` puts them all
 on one page and is what ``make demo`` writes.  Nothing here changes
 matplotlib's global state, except selecting the non-interactive ``Agg``
-backend when :func:`summary` writes a file and no backend was chosen.
+backend when :func:`summary` or :func:`sweep` writes a file and no backend was chosen.
 """
 
 from __future__ import annotations
@@ -34,6 +34,17 @@ def population_rate(train, bin_ms: float = 5.0):
     edges = np.arange(t_start, t_stop + bin_ms / 2, bin_ms)
     counts, _ = np.histogram(train.rescale("ms").magnitude, bins=edges)
     return (edges[:-1] + edges[1:]) / 2, counts * 1000.0 / (bin_ms * train.annotations["size"])
+
+
+def _pyplot(path):
+    """``matplotlib.pyplot``; writing a file (``path``) selects Agg unless a backend was chosen."""
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _axes(axes, n):
@@ -170,11 +181,7 @@ def summary(result, path=None, max_neurons: int = 200, monitor: str | None = Non
         PNG file to write (then the figure is closed and ``path`` returned);
         without it the figure is returned.
     """
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot(path)
 
     regions = sorted(result.spiking)
     heights = [3.2] + [1.6, 1.4] * len(regions)
@@ -273,12 +280,9 @@ def sweep(summary, measure: str = "rate_hz", x: str | None = None, y: str | None
     path : str, optional
         Write the figure there (PNG) and close it; otherwise return it.
     """
-    import matplotlib
     from .errors import ConfigurationError, bad_value
 
-    if path is not None and not matplotlib.get_backend():
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot(path)
 
     if measure not in summary.data_vars or summary[measure].dtype.kind not in "biuf":
         numeric = [n for n, v in summary.data_vars.items() if v.dtype.kind in "biuf"]
