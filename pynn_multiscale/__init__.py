@@ -19,7 +19,7 @@ from . import plot, proxies, sweep
 from .cosim import CoSimulation, derive_seeds
 from .links import RegionLink
 from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError,
-                     KernelInUseError, NumericalError, PynnMultiscaleError)
+                     KernelInUseError, MissingDependency, NumericalError, PynnMultiscaleError)
 from .region import SpikingRegion
 from .results import Result
 from .units import quick_unit_lookups
@@ -30,4 +30,5 @@ __version__ = "0.1.0"
 
 __all__ = ["CoSimulation", "sweep", "plot", "RegionLink", "SpikingRegion", "Result", "proxies", "derive_seeds",
            "PynnMultiscaleError", "ConfigurationError", "ConfigurationTypeError",
-           "CapabilityError", "NumericalError", "KernelInUseError", "__version__"]
+           "CapabilityError", "NumericalError", "KernelInUseError", "MissingDependency",
+           "__version__"]

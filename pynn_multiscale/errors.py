@@ -35,6 +35,10 @@ class KernelInUseError(PynnMultiscaleError, RuntimeError):
     """A simulator kernel that allows one network per process is already in use."""
 
 
+class MissingDependency(ConfigurationError, ImportError):
+    """An optional dependency of a feature (a simulator, Dask, NESTML) is not installed."""
+
+
 def bad_value(parameter: str, value, expected: str, fix: str) -> str:
     """Format the message of a bad-input error.
 

@@ -223,3 +223,42 @@ def test_default_receptor_onto_a_population_warns(simulator):
     error, warned = isolated(_build_with)(simulator, None, False)
     assert error is None and len(warned) == 1
     assert "'background'" in warned[0] and "'excitatory'" in warned[0] and "Fix:" in warned[0]
+
+
+@pytest.mark.parametrize("simulator,package", [("brian2", "brian2"), ("annarchy", "ANNarchy")])
+def test_a_simulator_that_is_not_installed_names_its_extra(simulator, package):
+    """In a fresh process where the simulator's package cannot be imported (as on a Python
+    for which it has no release), choosing it by name says which extra installs it (ANNarchy,
+    which the adapter imports at ``setup``, says it there)."""
+    import subprocess
+    import sys
+
+    code = (f"import sys; sys.modules[{package!r}] = None\n"
+            "from pynn_multiscale.backends import simulator_module\n"
+            "try:\n"
+            f"    simulator_module({simulator!r}).setup(timestep=0.1)\n"
+            "except pm_errors.MissingDependency as e:\n"
+            "    print(type(e).__name__, isinstance(e, ImportError), e)\n")
+    code = "import pynn_multiscale.errors as pm_errors\n" + code
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("MissingDependency True"), done.stdout
+    for part in (f"simulator={simulator!r}", f"{package} is not installed",
+                 f"Fix: pip install 'pynn-multiscale[{simulator}]'"):
+        assert part in done.stdout, (part, done.stdout)
+
+
+def test_a_simulator_that_fails_to_import_keeps_its_own_error():
+    """Only a missing package is turned into MissingDependency: a simulator that is
+    installed but fails on import (here: one of PyNN's own modules is broken) shows why."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['lazyarray'] = None\n"
+            "from pynn_multiscale.backends import simulator_module\n"
+            "simulator_module('nest')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0
+    assert "ModuleNotFoundError" in done.stderr and "lazyarray" in done.stderr, done.stderr[-2000:]

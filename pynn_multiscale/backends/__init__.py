@@ -6,9 +6,10 @@ as ``pyNN.nest``, or a backend instance) into a :class:`~.base.Backend`.
 
 from __future__ import annotations
 
+import sys
 from types import ModuleType
 
-from ..errors import CapabilityError, ConfigurationTypeError, bad_value
+from ..errors import CapabilityError, ConfigurationTypeError, MissingDependency, bad_value
 from .base import CAPABILITIES, Backend, capabilities_of
 
 #: PyNN module name -> backend module within this package.
@@ -22,6 +23,11 @@ SIMULATORS = {"nest": "pyNN.nest", "brian2": "pyNN.brian2", "neuron": "pyNN.neur
               "annarchy": "pynn_multiscale.backends.annarchy"}
 
 
+#: Simulator name -> the top-level packages whose absence means "not installed".
+_PACKAGES = {"nest": ("nest", "pyNN"), "brian2": ("brian2", "pyNN"), "neuron": ("neuron", "pyNN"),
+             "annarchy": ("ANNarchy",)}
+
+
 def simulator_module(name: str):
     """Import the PyNN(-like) module of a simulator by name (``"nest"``, ... ``"annarchy"``)."""
     from importlib import import_module
@@ -29,7 +35,17 @@ def simulator_module(name: str):
     if name not in SIMULATORS:
         raise ConfigurationTypeError(bad_value("simulator", name, f"one of {sorted(SIMULATORS)}",
                                                "pass e.g. 'nest'"))
-    return import_module(SIMULATORS[name])
+    try:
+        return import_module(SIMULATORS[name])
+    except ImportError as exc:
+        missing = (exc.name or "").split(".")[0]
+        if missing not in _PACKAGES[name]:
+            raise  # the simulator is there but fails to import: its own message says why
+        raise MissingDependency(
+            f"simulator={name!r}: {missing} is not installed in this environment (Python "
+            f"{sys.version_info.major}.{sys.version_info.minor}: {exc}). Fix: pip install "
+            f"'pynn-multiscale[{name}]', or pick an installed simulator (pynn-multiscale info "
+            "--check lists them).") from None
 
 
 def get_backend(sim) -> Backend:

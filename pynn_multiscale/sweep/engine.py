@@ -18,7 +18,7 @@ import sys
 import uuid
 from numbers import Real
 
-from ..errors import ConfigurationError, ConfigurationTypeError, bad_value
+from ..errors import ConfigurationError, ConfigurationTypeError, MissingDependency, bad_value
 from .folder import SweepFolder, describe_function, versions
 from .point import POINT_FILE, SUMMARY_FILE, execute, write_json
 from .points import check_grid, check_points, check_seeds
@@ -37,10 +37,6 @@ SCHEDULER_CONFIG = {
     "distributed.admin.system-monitor.interval": "2s",
     "distributed.worker.memory.monitor-interval": "1s",
 }
-
-
-class MissingDependency(ConfigurationError, ImportError):
-    """An optional dependency of a feature is not installed."""
 
 
 def _dask():

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ConfigurationError, bad_value
+from ...errors import ConfigurationError, MissingDependency, bad_value
 from ..base import cache_directory
 from ._launcher import LAUNCHER, WRAPPER_FLAGS, launcher_in_environment
 
@@ -67,7 +67,7 @@ def _plain_argv():
 
 def annarchy():
     """Import ANNarchy quietly (its banner goes to stdout; it parses ``sys.argv``)."""
-    if "ANNarchy" in sys.modules:
+    if sys.modules.get("ANNarchy") is not None:
         return sys.modules["ANNarchy"]
     if sys.prefix != sys.base_prefix:
         os.environ.setdefault("VIRTUAL_ENV", sys.prefix)
@@ -75,9 +75,13 @@ def annarchy():
         with _plain_argv(), contextlib.redirect_stdout(io.StringIO()):
             import ANNarchy
     except ImportError as exc:
-        raise ImportError("pynn_multiscale.backends.annarchy needs ANNarchy: pip install "
-                          "'pynn-multiscale[annarchy]' (ANNarchy 5.0, a C++ compiler and cmake)"
-                          ) from exc
+        if (exc.name or "").split(".")[0] != "ANNarchy":
+            raise  # ANNarchy is there but fails to import: its own message says why
+        raise MissingDependency(
+            f"simulator='annarchy': ANNarchy is not installed in this environment (Python "
+            f"{sys.version_info.major}.{sys.version_info.minor}: {exc}). Fix: pip install "
+            "'pynn-multiscale[annarchy]' (ANNarchy 5.0 builds with a C++ compiler and cmake)"
+            ) from None
     return ANNarchy
 
 
