@@ -583,7 +583,7 @@ class Brian2Backend:
 
     def window_spikes(self, handle):
         """Spikes since the previous call: (end of their step in ms, index in the population)."""
-        n = int(handle.n.get_value())
+        n = int(handle.n.get_value().item())  # a 1-element array: numpy 2.5 refuses int() of it
         start = handle.read
         t = np.asarray(handle.t.get_value()[start:n])
         index = np.array(handle.i.get_value()[start:n], dtype=np.int64)
