@@ -14,6 +14,9 @@ from pynn_multiscale.analysis import population_summary
 from pynn_multiscale.results import Result
 from test_plot import result  # noqa: F401  (a small result with one spiking region)
 
+# in the smoke subset that `make test` runs on the other supported Pythons
+pytestmark = pytest.mark.smoke
+
 
 def test_console_script_is_installed_and_help_lists_every_command():
     exe = shutil.which("pynn-multiscale", path=os.path.dirname(sys.executable))

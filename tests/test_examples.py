@@ -12,6 +12,7 @@ EXAMPLE = os.path.join(HERE, "..", "examples", "red_wong_wang.py")
 
 
 @pytest.mark.slow
+@pytest.mark.smoke  # on every supported Python: the four simulators work on each
 @pytest.mark.parametrize("simulator", ["nest", "brian2", "neuron", "annarchy"])
 def test_use_case_example_runs_on(simulator, tmp_path):
     out = tmp_path / simulator

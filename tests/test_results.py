@@ -130,6 +130,7 @@ def assert_quantity_equal(loaded, original):
 # --------------------------------------------------------------------- TVB
 
 
+@pytest.mark.smoke
 def test_tvb_round_trip(result, tmp_path):
     loaded = Result.load(result.save(tmp_path / "run"))
     xr.testing.assert_identical(loaded.tvb, result.tvb)
@@ -242,6 +243,7 @@ def test_metadata_that_json_would_change_is_rejected(result, tmp_path):
 # ------------------------------------------------------------- spiking data
 
 
+@pytest.mark.smoke
 def test_spiketrains_round_trip(result, tmp_path):
     loaded = Result.load(result.save(tmp_path / "run"))
     assert sorted(loaded.spiking) == [0, 2]
@@ -265,6 +267,7 @@ def test_spiketrains_round_trip(result, tmp_path):
     np.testing.assert_array_equal(i_train.magnitude, [0.1, 0.2, 0.3, 4.0])
 
 
+@pytest.mark.smoke
 def test_analogsignal_round_trip(result, tmp_path):
     loaded = Result.load(result.save(tmp_path / "run"))
     original = result.spiking[0].segments[0].analogsignals[0]
@@ -371,6 +374,7 @@ def test_file_layout(result, tmp_path):
     ]
 
 
+@pytest.mark.smoke
 def test_files_open_with_plain_xarray_and_neo(result, tmp_path):
     directory = result.save(tmp_path / "run")
     script = textwrap.dedent(

@@ -16,6 +16,9 @@ import pynn_multiscale as pm
 from pynn_multiscale.backends.replay import ReplayBackend
 from pynn_multiscale.models import red_wong_wang as rww
 
+# in the smoke subset that `make test` runs on the other supported Pythons
+pytestmark = pytest.mark.smoke
+
 
 def rww_tvb_library(seed):
     conn = connectivity.Connectivity.from_file("connectivity_76.zip")

@@ -14,6 +14,9 @@ from tvb.simulator import coupling, integrators, models, monitors, noise, simula
 import pynn_multiscale as pm
 from pynn_multiscale.backends.replay import ReplayBackend
 
+# in the smoke subset that `make test` runs on the other supported Pythons
+pytestmark = pytest.mark.smoke
+
 MODELS = {
     "ReducedWongWangExcInh": lambda: models.ReducedWongWangExcInh(),
     "Generic2dOscillator": lambda: models.Generic2dOscillator(),

@@ -23,12 +23,12 @@ how a point runs (:mod:`~pynn_multiscale.sweep.point`), failures, resuming,
 and running on a cluster.
 """
 
-from .engine import MissingDependency, local_cluster, run
+from ..errors import MissingDependency  # noqa: F401  (where it was before errors.py had it)
+from .engine import local_cluster, run
 from .folder import SweepFolder
 from .points import Point, point_key
 
-__all__ = ["run", "load", "status", "local_cluster", "SweepFolder", "Point", "point_key",
-           "MissingDependency"]
+__all__ = ["run", "load", "status", "local_cluster", "SweepFolder", "Point", "point_key"]
 
 
 def load(path):

@@ -23,7 +23,7 @@ from .folder import SweepFolder, describe_function, versions
 from .point import POINT_FILE, SUMMARY_FILE, execute, write_json
 from .points import check_grid, check_points, check_seeds
 
-__all__ = ["run", "local_cluster", "MissingDependency"]
+__all__ = ["run", "local_cluster"]
 
 #: Scheduler settings of the local cluster (and what a user's cluster should set).
 SCHEDULER_CONFIG = {
