@@ -39,6 +39,20 @@ class MissingDependency(ConfigurationError, ImportError):
     """An optional dependency of a feature (a simulator, Dask, NESTML) is not installed."""
 
 
+def simulator_not_installed(simulator: str, exc: ImportError, packages, fix_note: str = ""):
+    """The :class:`MissingDependency` for ``exc`` if it says one of ``packages`` is absent,
+    else ``None`` (the simulator is there but fails to import: its own error says why)."""
+    import sys
+
+    missing = (exc.name or "").split(".")[0]
+    if missing not in packages:
+        return None
+    return MissingDependency(
+        f"simulator={simulator!r}: {missing} is not installed in this environment (Python "
+        f"{sys.version_info.major}.{sys.version_info.minor}: {exc}). Fix: pip install "
+        f"'pynn-multiscale[{simulator}]'{fix_note}")
+
+
 def bad_value(parameter: str, value, expected: str, fix: str) -> str:
     """Format the message of a bad-input error.
 

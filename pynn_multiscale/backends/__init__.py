@@ -6,10 +6,9 @@ as ``pyNN.nest``, or a backend instance) into a :class:`~.base.Backend`.
 
 from __future__ import annotations
 
-import sys
 from types import ModuleType
 
-from ..errors import CapabilityError, ConfigurationTypeError, MissingDependency, bad_value
+from ..errors import CapabilityError, ConfigurationTypeError, bad_value, simulator_not_installed
 from .base import CAPABILITIES, Backend, capabilities_of
 
 #: PyNN module name -> backend module within this package.
@@ -38,14 +37,11 @@ def simulator_module(name: str):
     try:
         return import_module(SIMULATORS[name])
     except ImportError as exc:
-        missing = (exc.name or "").split(".")[0]
-        if missing not in _PACKAGES[name]:
-            raise  # the simulator is there but fails to import: its own message says why
-        raise MissingDependency(
-            f"simulator={name!r}: {missing} is not installed in this environment (Python "
-            f"{sys.version_info.major}.{sys.version_info.minor}: {exc}). Fix: pip install "
-            f"'pynn-multiscale[{name}]', or pick an installed simulator (pynn-multiscale info "
-            "--check lists them).") from None
+        error = simulator_not_installed(name, exc, _PACKAGES[name], ", or pick an installed "
+                                        "simulator (pynn-multiscale info --check lists them).")
+        if error is None:
+            raise
+        raise error from None
 
 
 def get_backend(sim) -> Backend:

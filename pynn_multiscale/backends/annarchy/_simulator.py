@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import ConfigurationError, MissingDependency, bad_value
+from ...errors import ConfigurationError, bad_value, simulator_not_installed
 from ..base import cache_directory
 from ._launcher import LAUNCHER, WRAPPER_FLAGS, launcher_in_environment
 
@@ -75,13 +75,11 @@ def annarchy():
         with _plain_argv(), contextlib.redirect_stdout(io.StringIO()):
             import ANNarchy
     except ImportError as exc:
-        if (exc.name or "").split(".")[0] != "ANNarchy":
-            raise  # ANNarchy is there but fails to import: its own message says why
-        raise MissingDependency(
-            f"simulator='annarchy': ANNarchy is not installed in this environment (Python "
-            f"{sys.version_info.major}.{sys.version_info.minor}: {exc}). Fix: pip install "
-            "'pynn-multiscale[annarchy]' (ANNarchy 5.0 builds with a C++ compiler and cmake)"
-            ) from None
+        error = simulator_not_installed("annarchy", exc, ("ANNarchy",), " (ANNarchy 5.0 builds "
+                                        "with a C++ compiler and cmake)")
+        if error is None:
+            raise
+        raise error from None
     return ANNarchy
 
 
