@@ -21,7 +21,7 @@ builder stops on it.  :func:`build` does what a user would otherwise find out by
 2. it checks the system headers NEST's own headers include (GSL, Boost, libltdl) before
    compiling, and names the Debian packages that provide them;
 3. it loads the module by its absolute path (no ``LD_LIBRARY_PATH``), and loads it again
-   after ``sim.setup()`` resets the NEST kernel;
+   whenever ``sim.setup()`` resets the NEST kernel (which forgets loaded models);
 4. it leaves out of the cell types' defaults the values a NESTML model reports but NEST
    refuses to set (internal constants).
 
@@ -294,6 +294,42 @@ def _install(module: str, library: Path, nest) -> None:
         if "already" not in str(exc).lower():
             raise NESTMLError("load", f"NEST could not load {library}: {exc}") from None
     _LIBRARIES[module] = str(library)
+    _reload_after_pynn_resets(nest)
+
+
+def _reload_after_pynn_resets(nest) -> None:
+    """Make ``sim.setup()`` load this process's modules again after it resets the kernel.
+
+    NEST forgets dynamically loaded models at ``ResetKernel``, and refuses to load a module
+    once any node exists (PyNN creates a population's recorders before its neurons), so the
+    reload must follow the reset at once: it is added to PyNN's ``state.clear``.
+    """
+    try:
+        from pyNN.nest import simulator
+    except ImportError:  # PyNN is not used: nest.ResetKernel() is the user's own
+        return
+    state = simulator.state
+    if getattr(state.clear, "pynn_multiscale_nestml", False):
+        return
+    clear = state.clear
+
+    def clear_and_reload(*args, **kwargs):
+        result = clear(*args, **kwargs)
+        for module, path in _LIBRARIES.items():
+            _install(module, Path(path), nest)
+        return result
+
+    clear_and_reload.pynn_multiscale_nestml = True
+    state.clear = clear_and_reload
+
+
+def _known(model: str, nest) -> bool:
+    """Whether the current kernel has ``model`` (``nest.node_models`` can lag behind Install)."""
+    try:
+        nest.GetDefaults(model, "element_type")
+    except Exception:  # NEST's UnknownComponent
+        return False
+    return True
 
 
 def _settable(model: str, nest, defaults: dict) -> dict:
@@ -309,22 +345,26 @@ def _settable(model: str, nest, defaults: dict) -> dict:
 
 
 def _cell_type(model: str, module: str, library: Path, nest):
-    """A PyNN cell type for ``model`` that reloads its module after a kernel reset.
-
-    ``sim.setup()`` resets the NEST kernel, which forgets dynamically loaded models; PyNN
-    reads ``nest_name`` when it creates the neurons, so the module is loaded again there.
-    """
+    """A PyNN cell type for ``model`` (its module is reloaded by ``sim.setup()``)."""
     from pyNN.nest.cells import native_cell_type
 
     base = native_cell_type(model)
     defaults = _settable(model, nest, base.default_parameters)
 
     def nest_name(self):
-        if model not in nest.node_models:
+        if not _known(model, nest):  # the kernel was reset outside PyNN's setup()
+            if nest.network_size:
+                raise NESTMLError("load", (
+                    f"the NEST kernel was reset (nest.ResetKernel()) and no longer knows {model}, "
+                    "and nodes exist already, so NEST will not load its module now. Fix: call "
+                    "pynn_multiscale.nestml.build(...) again right after resetting the kernel, "
+                    "or reset through sim.setup(), which reloads it"))
             _install(module, library, nest)
         return {"on_grid": model, "off_grid": model}
 
     def __init__(self, **parameters):
+        if not nest.network_size and not _known(model, nest):  # after a raw nest.ResetKernel()
+            _install(module, library, nest)
         unknown = sorted(set(parameters) - set(defaults) - set(base.default_initial_values))
         if unknown:
             raise ConfigurationError(bad_value(
@@ -362,15 +402,15 @@ def build(paths, *, models=None) -> dict:
         NEST or NESTML is not installed (``pip install 'pynn-multiscale[nestml]'``).
     """
     started = time.perf_counter()
+    nest, nestml_version = _imports()
     files = _files(paths)
     names = [f.name for f in files]
     if len(set(names)) != len(names):
         raise ConfigurationError(bad_value("paths", names, "files with distinct names",
                                            "rename one of the files of the same name"))
-    nest, nestml_version = _imports()
     manifest, entry, cached = _entry(files, nest, nestml_version)
     library = entry / manifest["library"]
-    if not all(m in nest.node_models for m in manifest["node_models"]):
+    if not all(_known(m, nest) for m in manifest["node_models"]):
         _install(manifest["module"], library, nest)
     available = manifest["node_models"]
     wanted = available if models is None else list(models)
