@@ -27,11 +27,14 @@ NESTML_HEADERS := libgsl-dev:/usr/include/gsl/gsl_rng.h libboost-dev:/usr/includ
 
 .PHONY: demo test smoke smoke-other-pythons prerequisites system-packages lock clean
 
-$(STAMP): setup.cfg pyproject.toml $(LOCK)
+# the build tools pip may use for a package that comes as source only (NESTML's odetoolbox)
+BUILD_CONSTRAINTS := requirements/build-constraints.txt
+
+$(STAMP): setup.cfg pyproject.toml $(LOCK) $(BUILD_CONSTRAINTS)
 	@$(MAKE) --no-print-directory prerequisites
 	$(PYTHON_EXE) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==$(PIP_VERSION)"
-	$(PY) -m pip install --quiet -c $(LOCK) -e ".[all,test]"
+	$(PY) -m pip install --quiet -c $(LOCK) --build-constraint $(BUILD_CONSTRAINTS) -e ".[all,test]"
 	$(PY) -c "import pyNN.neuron" >/dev/null  # compiles PyNN's NEURON mechanisms once
 	@touch $(STAMP)
 
@@ -102,6 +105,7 @@ lock:
 	.venv-lock/bin/pip install --quiet "uv==0.13.9"
 	for v in $(SUPPORTED_PYTHONS); do \
 	  .venv-lock/bin/uv pip compile setup.cfg --extra all --extra test --python-version $$v \
+	    --build-constraints $(BUILD_CONSTRAINTS) \
 	    --python-platform x86_64-manylinux_2_28 --no-header --annotation-style line --quiet \
 	    -o requirements/py$$v.txt || exit 1; done
 

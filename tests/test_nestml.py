@@ -237,6 +237,8 @@ def test_a_compile_failure_reports_the_compilers_first_error(monkeypatch, tmp_pa
         nestml.build(model)
     assert err.value.stage == "compile"
     assert "broken.h:1" in str(err.value) and "error:" in str(err.value)
+    log = Path(re.search(r"the whole build log: (\S+)\)", str(err.value)).group(1))
+    assert "this is not C++" in log.read_text()
 
 
 def test_without_nestml_the_error_names_the_extra():

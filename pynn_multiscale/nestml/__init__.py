@@ -247,6 +247,11 @@ def _compile(files, key, entry: Path, nest) -> dict:
             raise NESTMLError("compile", "the NESTML build process stopped without a result "
                               f"(exit code {done.returncode}):\n{done.stderr.strip()[-3000:]}")
         result = json.loads(result_file.read_text())
+        if not result["ok"] and result.get("log"):  # keep the whole build log for the user
+            kept = entry.parent / f"{key}.build.log"
+            kept.write_text("".join(p.read_text(errors="replace")
+                                    for p in sorted(Path(result["log"]).glob("*.txt"))))
+            result["message"] += f"\n(the whole build log: {kept})"
     if not result["ok"]:
         names = ", ".join(f.name for f in files)
         stage, message = result["stage"], result["message"]
