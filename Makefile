@@ -21,9 +21,9 @@ DURATION ?= 1000
 # the venv's tools first: PyNN compiles its NEURON mechanisms with the venv's nrnivmodl
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-# NESTML builds NEST extension modules against these headers (Debian package: a header in it).
-NESTML_HEADERS := libgsl-dev:/usr/include/gsl/gsl_rng.h libboost-dev:/usr/include/boost/version.hpp \
-  libltdl-dev:/usr/include/ltdl.h
+# NESTML builds NEST extension modules against these headers (Debian package:header), the
+# ones NEST's own headers include; the check asks the C++ compiler, as the build will.
+NESTML_HEADERS := libgsl-dev:gsl/gsl_odeiv.h libboost-dev:boost/tuple/tuple.hpp libltdl-dev:ltdl.h
 
 .PHONY: demo test smoke smoke-other-pythons prerequisites system-packages lock clean
 
@@ -59,7 +59,8 @@ prerequisites:
 # (a fresh CI machine); otherwise make stops and prints the command.
 system-packages:
 	@missing=""; for p in $(NESTML_HEADERS); do \
-	  [ -f "$${p#*:}" ] || missing="$$missing $${p%%:*}"; done; \
+	  echo "#include <$${p#*:}>" | g++ -x c++ -E -o /dev/null - 2>/dev/null \
+	    || missing="$$missing $${p%%:*}"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing the headers NESTML's models compile against:$$missing"; \
