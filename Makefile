@@ -84,7 +84,7 @@ test: $(STAMP)
 	@$(MAKE) --no-print-directory smoke-other-pythons
 
 # the tests marked smoke (setup.cfg): the use case on each of the four simulators, W3,
-# the save/load round trips, the command line
+# the save/load round trips, the command line, a NESTML model compiled, cached and run
 smoke: $(STAMP)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m smoke --durations=10
 

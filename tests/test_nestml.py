@@ -74,6 +74,7 @@ def cells(first_builds):
     return nestml.build(nestml.model_file(MODEL))
 
 
+@pytest.mark.smoke
 def test_two_processes_share_one_compilation(first_builds, cache):
     compiled = [r for r in first_builds if not r["cached"]]
     assert len(compiled) == 1, first_builds  # the other waited for it and loaded the result
@@ -84,6 +85,7 @@ def test_two_processes_share_one_compilation(first_builds, cache):
     print(f"\nfirst build (compiled): {compiled[0]['seconds']:.1f} s")
 
 
+@pytest.mark.smoke
 def test_a_new_process_loads_from_the_cache_in_under_a_second(first_builds):
     # compiling is made impossible: the model can only come from the cache
     done = run_python("""
@@ -120,6 +122,7 @@ def run_cell(sim, celltype, t_stop=300.0):
     return spikes, v
 
 
+@pytest.mark.smoke
 def test_iaf_psc_exp_from_nestml_gives_nest_builtin_spike_times(cells):
     import pyNN.nest as sim
 
