@@ -14,7 +14,7 @@ RECEPTOR = ',\n                   receptor_type="excitatory")            # alway
 
 def readme_code(out_dir, duration=26.0):
     text = open(os.path.join(HERE, "..", "README.md")).read()
-    (code,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    code = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]  # the API example
     assert "cosim.run(1000.0)" in code and '"results/readme"' in code
     code = code.replace("cosim.run(1000.0)", f"cosim.run({duration})")
     return code.replace('"results/readme"', repr(str(out_dir)))
