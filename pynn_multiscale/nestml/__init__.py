@@ -311,17 +311,29 @@ def _settable(model: str, nest, defaults: dict) -> dict:
 def _cell_type(model: str, module: str, library: Path, nest):
     """A PyNN cell type for ``model`` that reloads its module after a kernel reset.
 
-    ``sim.setup()`` resets the NEST kernel, which forgets dynamically loaded models; PyNN
-    reads ``nest_name`` when it creates the neurons, so the module is loaded again there.
+    ``sim.setup()`` resets the NEST kernel, which forgets dynamically loaded models, and NEST
+    loads a module only while the network is empty.  A ``Population`` creates its recorder
+    (NEST devices) before it reads ``nest_name``, so the module is loaded again when the cell
+    type is made, and, if the network is still empty then, when PyNN reads ``nest_name``.
     """
     from pyNN.nest.cells import native_cell_type
 
     base = native_cell_type(model)
     defaults = _settable(model, nest, base.default_parameters)
 
+    def load():
+        if model in nest.node_models:
+            return
+        if nest.network_size > 0:
+            raise NESTMLError("load", bad_value(
+                f"{model}(...)", "made after NEST's network was built",
+                "the cell type made after sim.setup() and before the first Population or "
+                "device (NEST loads a module only into an empty network)",
+                f"create cells[{model!r}](...) right after sim.setup()"))
+        _install(module, library, nest)
+
     def nest_name(self):
-        if model not in nest.node_models:
-            _install(module, library, nest)
+        load()
         return {"on_grid": model, "off_grid": model}
 
     def __init__(self, **parameters):
@@ -330,6 +342,7 @@ def _cell_type(model: str, module: str, library: Path, nest):
             raise ConfigurationError(bad_value(
                 "parameters", unknown, f"parameters of the NESTML model {model}",
                 f"use some of {', '.join(sorted(defaults))}"))
+        load()
         base.__init__(self, **parameters)
 
     return type(model, (base,), {"default_parameters": defaults, "__init__": __init__,
