@@ -212,3 +212,8 @@ def deco2014_to_spiking(G=G_DEFAULT, lamda=0.0, params=None):
         proxies.append(RateToPoisson("R_e", "I", weight=lamda * G * N_E_FULL, synapse_weight=1.0,
                                      delay=p["delay"], receptor_type=AMPA_EXT))
     return proxies
+
+
+#: The names every pair module has (benchmarks/cosim_overhead.py's ``--model``).
+build_spiking_region = build_deco2014_region
+default_to_spiking = deco2014_to_spiking
