@@ -19,7 +19,7 @@ an empty Brian2 compiler cache.
 reported: if they are zero, or disagree, the ratio means nothing.
 
 ``--model NAME`` runs another pair's W1-like co-simulation (``montbrio_qif``,
-``jansen_rit``, ``wilson_cowan``, ``adex``; :data:`MODELS`): its own ``tvb_simulator()``,
+``jansen_rit``, ``wilson_cowan``, ``adex``, ``red_wong_wang_deco2014``; :data:`MODELS`): its own ``tvb_simulator()``,
 ``build_spiking_region``, ``default_to_spiking()``, ``default_to_tvb()`` and
 the CoSimulation keywords of its example, on the same two regions.  Its
 network alone gets every value the co-simulation sent, as for W1: the current
@@ -101,6 +101,10 @@ MODELS = {
                          to_spiking=lambda n: dict(n_e=_split(n, 2)),
                          cosim=lambda m: dict(max_rate=m.MAX_RATE)),
     # E cells start at the uncoupled mass's adaptation current, as in examples/adex.py
+    # Deco et al. 2014's NESTML neuron (NEST only): 80% E, 20% I, as its example's scale 0.2
+    "red_wong_wang_deco2014": dict(
+        neurons=200, build=lambda n: dict(n_e=int(round(0.8 * n)), n_i=n - int(round(0.8 * n))),
+        to_spiking=lambda n: {}, cosim=lambda m: {}),
     "adex": dict(neurons=2000,
                  build=lambda n: dict(n=n, w_init=model_module("adex").steady_state(0.0)[5]),
                  to_spiking=lambda n: {}, cosim=lambda m: dict(spiking_timestep=0.1)),
@@ -239,6 +243,8 @@ def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, 
     """
     import tempfile
 
+    if cold_cache and model == "red_wong_wang_deco2014":  # an empty cache: NESTML compiles
+        os.environ["PYNN_MULTISCALE_CACHE"] = tempfile.mkdtemp(prefix="nestml-cache-")
     if cold_cache and simulator == "annarchy":  # an empty compile cache: ANNarchy compiles
         os.environ["PYNN_MULTISCALE_CACHE"] = tempfile.mkdtemp(prefix="annarchy-cache-")
     sim = simulator_module(simulator)

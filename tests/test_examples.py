@@ -66,3 +66,22 @@ def test_annarchy_use_case_rates_agree_with_nest(tmp_path):
         se = np.hypot(a.std(ddof=1), n.std(ddof=1)) / np.sqrt(len(SEEDS))
         limit = max(0.10 * n.mean(), 3 * se)
         assert abs(a.mean() - n.mean()) <= limit, (key, a, n, limit)
+
+
+@pytest.mark.slow
+def test_deco2014_example_runs_on_nest_and_refuses_brian2(tmp_path):
+    """Deco et al. 2014's NESTML regions, same command-line contract, 26 ms; NEST only."""
+    example = os.path.join(HERE, "..", "examples", "red_wong_wang_deco2014.py")
+    out = tmp_path / "deco"
+    done = subprocess.run([sys.executable, example, "--duration", "26", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = [x for x in done.stdout.splitlines() if x.startswith("mean rates")]
+    assert line and "(nest, 26 ms)" in line[0] and "l_superiortemporal/I" in line[0], done.stdout
+    for name in ("tvb.nc", "metadata.json", "summary.png", "spiking_region_31.nix"):
+        assert (out / name).exists(), name
+    refused = subprocess.run([sys.executable, example, "--simulator", "brian2", "--duration", "26",
+                              "--out", str(tmp_path / "b")], capture_output=True, text=True,
+                             timeout=900)
+    assert refused.returncode != 0 and "CapabilityError" in refused.stderr
+    assert "custom NEST module" in refused.stderr

@@ -226,18 +226,27 @@ class NestBackend(WindowLoop):
         _GUARD.release(self)
 
     # ------------------------------------------------------------- proxies
+    #: Proxies may target a cell type's own receptors by name (a NESTML model's ports).
+    named_receptors = True
+
     def _synapse(self, population, weight, delay, receptor_type):
-        celltype = type(population.celltype).__name__
-        if "multisynapse" in celltype.lower() or "cond_beta" in celltype.lower():
+        celltype = population.celltype
+        # PyNN's uS (conductance) and nA (current) become NEST's nS and pA; a cell type
+        # whose weights are voltage jumps (Izhikevich: mV) or dimensionless (a NESTML
+        # model's) undoes that, as PyNN's Projection does (receptor_scale)
+        scale = 1000.0 * getattr(celltype, "receptor_scale", 1.0)
+        if receptor_type not in ("excitatory", "inhibitory"):
+            # a named receptor of a custom cell type (checked against celltype.receptor_types
+            # when the proxy bound): NEST's receptor port, weights as given
+            return {"weight": scale * weight, "delay": float(delay),
+                    "receptor_type": celltype.get_receptor_type(receptor_type)}
+        name = type(celltype).__name__
+        if "multisynapse" in name.lower() or "cond_beta" in name.lower():
             raise CapabilityError(
-                f"Poisson proxies onto {celltype} are not supported by the nest backend: "
+                f"Poisson proxies onto {name} are not supported by the nest backend: "
                 "use a cell type with one excitatory and one inhibitory receptor "
                 "(IF_cond_alpha, IF_cond_exp, IF_curr_alpha, IF_curr_exp, EIF_cond_exp_isfa_ista)")
-        # PyNN's uS (conductance) and nA (current) become NEST's nS and pA; a cell type
-        # whose weights are voltage jumps (Izhikevich: mV) undoes that, as PyNN's
-        # Projection does (receptor_scale)
         sign = -1.0 if receptor_type == "inhibitory" else 1.0
-        scale = 1000.0 * getattr(population.celltype, "receptor_scale", 1.0)
         return {"weight": sign * scale * weight, "delay": float(delay)}
 
     def add_rate_source(self, population, synapse_weight, delay, receptor_type,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..errors import ConfigurationError, ConfigurationTypeError, bad_value
+from ..errors import CapabilityError, ConfigurationError, ConfigurationTypeError, bad_value
 
 
 def check_name(owner: str, parameter: str, value) -> None:
@@ -38,3 +38,30 @@ def check_transform(owner: str, transform) -> None:
         raise ConfigurationTypeError(bad_value(
             f"{owner}.transform", transform, "a pynn_multiscale.proxies.transforms.Transform",
             "wrap a function in transforms.PythonFunction, or use Affine, Sigmoid, ..."))
+
+
+#: The receptors every backend can target: PyNN's standard names.
+STANDARD_RECEPTORS = ("excitatory", "inhibitory")
+
+
+def check_receptor(owner: str, receptor: str, population, backend) -> None:
+    """A proxy's ``receptor_type`` must be a receptor of the target cell type.
+
+    PyNN's standard cell types have ``"excitatory"`` and ``"inhibitory"``; a custom cell
+    type (a NESTML model on NEST) names its own (``celltype.receptor_types``), which only
+    a backend with ``named_receptors = True`` (NEST) can target.
+    """
+    celltype = getattr(population, "celltype", None)
+    receptors = list(getattr(celltype, "receptor_types", STANDARD_RECEPTORS))
+    cell_name = type(celltype).__name__ if celltype is not None else "the target cells"
+    if receptor not in STANDARD_RECEPTORS and not getattr(backend, "named_receptors", False):
+        raise CapabilityError(
+            f"{owner}.receptor_type={receptor!r}: the {getattr(backend, 'name', '?')} backend "
+            f"delivers proxy input to the standard receptors {STANDARD_RECEPTORS} only, and "
+            f"{receptor!r} is a receptor of a custom cell type. Fix: run on NEST, or use a "
+            f"PyNN standard cell type with receptor_type='excitatory' or 'inhibitory'.")
+    if receptor not in receptors:
+        raise ConfigurationError(bad_value(
+            f"{owner}.receptor_type", receptor,
+            f"a receptor of {cell_name}, the cell type of population {population.label!r}: "
+            f"{', '.join(map(repr, receptors))}", f"pass receptor_type={receptors[0]!r}"))

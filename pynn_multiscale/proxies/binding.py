@@ -27,6 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import CapabilityError, NumericalError, bad_value
+from ._checks import check_receptor
 
 
 class ToSpikingProxy:
@@ -132,6 +133,9 @@ class BindContext:
                 "variable, which means one thing per cell type, and an Assembly may join "
                 "several (SpikeRate and InstantaneousRate accept Assemblies)",
                 "give one proxy per member population (name each in SpikingRegion.populations)"))
+        receptor = getattr(proxy, "receptor_type", None)
+        if pop is not None and receptor is not None:
+            check_receptor(type(proxy).__name__, receptor, pop, self.backend)
         return pop
 
     def delay(self, delay: float | None) -> float:

@@ -41,10 +41,8 @@ class _SpikeInput(ToSpikingProxy):
 
     def __post_init__(self):
         name = _check_input(self, ("weight", "synapse_weight"))
-        if self.receptor_type not in ("excitatory", "inhibitory"):
-            raise ConfigurationError(bad_value(f"{name}.receptor_type", self.receptor_type,
-                                               "'excitatory' or 'inhibitory'",
-                                               "pick one of the two"))
+        # any name here; the target cell type's receptors are known when the proxy binds
+        check_name(name, "receptor_type", self.receptor_type)
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,9 @@ class RateToPoisson(_SpikeInput):
         Synaptic delay (ms) of the proxy's connections; default one spiking
         time step.  It adds to the connectome delay.
     receptor_type : str
-        ``"excitatory"`` or ``"inhibitory"``.
+        ``"excitatory"`` or ``"inhibitory"`` (PyNN's standard cell types, every backend),
+        or, on NEST, a receptor of the target cell type by name (a NESTML model's port,
+        e.g. ``"AMPA_EXT"``; ``celltype.receptor_types``).  Checked when the proxy binds.
     shared_fraction : float
         In [0, 1]: the part of each neuron's input rate drawn from one train
         common to the whole population (the input counts of two neurons then
