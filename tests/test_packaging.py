@@ -61,13 +61,15 @@ def test_the_wheel_holds_the_package_and_its_command(dist):
         metadata = whl.read(meta).decode()
         (entry,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
         entry_points = whl.read(entry).decode()
-    sources = {str(p.relative_to(ROOT)) for p in (ROOT / "pynn_multiscale").rglob("*.py")}
-    assert sources <= names, sorted(sources - names)
+    sources = {str(p.relative_to(ROOT)) for pattern in ("*.py", "*.nestml")
+               for p in (ROOT / "pynn_multiscale").rglob(pattern)}
+    assert any(n.endswith(".nestml") for n in sources)  # the package's NESTML models ...
+    assert sources <= names, sorted(sources - names)  # ... are in the wheel with the code
     assert not [n for n in names if n.startswith(("tests/", "examples/", "benchmarks/"))]
     assert "pynn-multiscale = pynn_multiscale.cli:main" in entry_points
     # the ranges of setup.cfg, not the lock's pins, and an extra per simulator and feature
     assert "Requires-Dist: numpy>=2.2" in metadata
-    for extra in ("nest", "brian2", "neuron", "annarchy", "dask", "all", "test"):
+    for extra in ("nest", "brian2", "neuron", "annarchy", "dask", "nestml", "all", "test"):
         assert f"Provides-Extra: {extra}" in metadata
     for python in ("3.11", "3.12", "3.13"):
         assert f"Programming Language :: Python :: {python}" in metadata
