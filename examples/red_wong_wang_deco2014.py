@@ -11,8 +11,9 @@ Usage::
     python examples/red_wong_wang_deco2014.py --duration 1000 --out results
 
 ``--simulator`` must be nest (the neuron is a custom NEST module).  ``--scale`` sets the
-region size relative to the full 800 E + 200 I network (default 0.2).  Writes ``--out``
-as examples/red_wong_wang.py does and prints the mean rates on one line.
+region size relative to 800 E + 200 I (default 0.2: 160 + 40, Deco et al. 2014's network,
+whose summed synaptic weights every size keeps).  Writes ``--out`` as
+examples/red_wong_wang.py does and prints the mean rates on one line.
 """
 
 from __future__ import annotations

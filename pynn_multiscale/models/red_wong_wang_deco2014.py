@@ -43,16 +43,25 @@ E_CELL = dict(C_m=500.0, g_m=25.0, refr_T=2.0,
 I_CELL = dict(C_m=200.0, g_m=20.0, refr_T=1.0,
               g_AMPA_ext=2.59, g_AMPA=0.051, g_NMDA=0.16, g_GABA=8.51)
 
-#: The full local network (Brunel & Wang 2001's 800 E + 200 I, which Deco et al. 2014's
-#: conductances go with) and its synapses; ``scale`` shrinks the populations.
+#: The largest region: Brunel & Wang 2001's local network, 800 E + 200 I; ``scale`` is the
+#: size relative to it.
 N_E_FULL, N_I_FULL = 800, 200
-#: Deco et al. 2014's w+ = 1.4 and J_i = 1 leave the scaled network silent (E 0.03 Hz,
-#: I 4.9 Hz); with w+ = 1.4 no J_i gave E between 0.4 Hz and 6.7 Hz (a low and a high
-#: state, NMDA-driven), so w+ is 1 here and J_i is set as Deco's feedback inhibition
-#: control (FIC) sets it, for E near 3 Hz on its own: see docs/nestml.md for the scan.
+#: The network Deco et al. 2014's conductances (E_CELL, I_CELL) go with: 160 E + 40 I,
+#: all-to-all, every synapse of weight 1 but E->E (w+) and I->E (J_i) -- as
+#: tvb-multiscale's Deco 2014 builder has it (1.6 and 0.4 times its population order of
+#: 100, unit weights).  Its summed NMDA conductance, 160 x 0.20 nS, gives about the mean
+#: field's J_NMDA = 0.15 nA (0.19 nA at -55 mV with the Mg block); 800 x 0.20 nS would give
+#: five times that.  A region of another size gets its weights scaled by N_E_REF/n_e and
+#: N_I_REF/n_i.
+N_E_REF, N_I_REF = 160, 40
+#: Deco et al. 2014's w+ = 1.4, and J_i as their feedback inhibition control (FIC) sets
+#: it: the value that puts a region on its own (background only) at E near 3 Hz, the mean
+#: field's low-activity fixed point (FIXED_POINT: 3.08 Hz with J_i = 1).  With w+ = 1.4
+#: the default region (160 E + 40 I) gives E 1.8-2.6 Hz at J_i = 1.0 and 2.5-3.8 Hz at
+#: 0.97 over seeds 1-5 (I about 8.3 Hz); see docs/nestml.md for the scan.
 NETWORK_PARAMS = dict(
-    w_plus=1.0,        # E->E weight (Deco et al. 2014: w+ = 1.4; see above)
-    J_i=0.35,          # I->E weight (Deco et al. 2014's J_i, set by FIC; chosen here by a scan)
+    w_plus=1.4,        # E->E weight (Deco et al. 2014)
+    J_i=0.97,          # I->E weight (Deco et al. 2014's J_i; FIC by a scan, docs/nestml.md)
     bg_rate=2400.0,    # Hz: 800 external neurons at 3 Hz (Brunel & Wang 2001; Deco et al. 2014)
     delay=0.5,         # ms, every synapse inside a region and of the background
 )
@@ -100,23 +109,27 @@ def check_nest(sim):
 def region_weights(n_e, n_i, params=None):
     """The weights inside a region of ``n_e`` E and ``n_i`` I cells, scaled to the full network.
 
-    All-to-all connectivity, as in Deco et al. 2014 and Brunel & Wang 2001.  A cell of the
-    full network sums ``N_E_FULL`` excitatory and ``N_I_FULL`` inhibitory synapses; a cell
-    of the smaller one gets each weight times ``N_E_FULL / n_e`` (``N_I_FULL / n_i``), so
-    that its summed weight, and with it the mean synaptic input at given rates, stays that
-    of the full network.  (The fluctuations grow, as 1/sqrt(n).)  ``s_NMDA_max`` of each
+    All-to-all connectivity, as in Deco et al. 2014 and Brunel & Wang 2001.  A cell of
+    Deco et al. 2014's network sums ``N_E_REF`` (160) excitatory and ``N_I_REF`` (40)
+    inhibitory synapses; a cell of a region of another size gets each weight times
+    ``N_E_REF / n_e`` (``N_I_REF / n_i``), so that its summed weight, and with it the mean
+    synaptic input at given rates, stays that of Deco's network.  (The fluctuations go
+    as 1/sqrt(n): smaller in a larger region.)  ``s_NMDA_max`` of each
     population is its summed recurrent excitatory weight (see the NESTML file).
 
     Examples
     --------
     >>> w = region_weights(160, 40)
-    >>> round(w["EE"], 3), w["EI"], round(w["IE"], 3), w["II"], w["s_NMDA_max_E"]
-    (5.0, 5.0, 1.75, 5.0, 800.0)
+    >>> round(w["EE"], 3), w["EI"], round(w["IE"], 3), w["II"], round(w["s_NMDA_max_E"], 3)
+    (1.4, 1.0, 0.97, 1.0, 224.0)
+    >>> w = region_weights(800, 200)
+    >>> round(w["EE"], 3), w["EI"], round(w["IE"], 3), w["II"], round(w["s_NMDA_max_E"], 3)
+    (0.28, 0.2, 0.194, 0.2, 224.0)
     """
     p = dict(NETWORK_PARAMS, **(params or {}))
-    ke, ki = N_E_FULL / n_e, N_I_FULL / n_i
+    ke, ki = N_E_REF / n_e, N_I_REF / n_i
     return {"EE": p["w_plus"] * ke, "EI": ke, "IE": p["J_i"] * ki, "II": ki,
-            "s_NMDA_max_E": p["w_plus"] * N_E_FULL, "s_NMDA_max_I": float(N_E_FULL)}
+            "s_NMDA_max_E": p["w_plus"] * N_E_REF, "s_NMDA_max_I": float(N_E_REF)}
 
 
 def build_deco2014_region(sim, region_index, label, rng, n_e=None, n_i=None,
@@ -137,7 +150,8 @@ def build_deco2014_region(sim, region_index, label, rng, n_e=None, n_i=None,
         Population sizes; default ``scale`` times 800 and 200.
     scale : float
         In (0, 1]: the size relative to the full network when ``n_e``/``n_i`` are not given.
-        Weights are scaled up by the inverse (:func:`region_weights`).
+        Weights are scaled by 160/n_e and 40/n_i (:func:`region_weights`): w+, 1, J_i, 1
+        at the default 0.2, which is Deco et al. 2014's network.
     params : dict, optional
         Overrides of :data:`NETWORK_PARAMS`.
 
@@ -194,11 +208,13 @@ def deco2014_to_spiking(G=G_DEFAULT, lamda=0.0, params=None):
     """TVB -> spiking: the long-range excitatory rate as Poisson input onto ``AMPA_EXT``.
 
     Each E cell receives an independent Poisson train at
-    ``G * N_E_FULL * sum_j w_ij R_e_j(t - d_ij)`` Hz with weight 1 on ``AMPA_EXT``: the
-    input of the ``N_E_FULL`` pyramidal cells of every source region, scaled by the
-    connectome weight and the global coupling, through external AMPA synapses, as the
-    background arrives (the seed's ``N_E`` factor; independent of the region's size,
-    since the external synapses are not scaled).  With ``lamda > 0`` the I cells get
+    ``G * N_E_REF * sum_j w_ij R_e_j(t - d_ij)`` Hz with weight 1 on ``AMPA_EXT``: the
+    input of the ``N_E_REF`` (160) pyramidal cells of every source region -- Deco et al.
+    2014's network, whose conductances the cells have, as tvb-multiscale scales its rate
+    by the spiking region's N_E -- scaled by the connectome weight and the global
+    coupling, through external AMPA synapses, as the background arrives (the seed's
+    ``N_E`` factor; independent of the region's size, since the external synapses are
+    not scaled).  With ``lamda > 0`` the I cells get
     ``lamda`` times that rate (feedforward inhibition).
     """
     from ..proxies import RateToPoisson
@@ -206,10 +222,10 @@ def deco2014_to_spiking(G=G_DEFAULT, lamda=0.0, params=None):
     check_range("G", G, 0.0, float("inf"))
     check_range("lamda", lamda, 0.0, 1.0)
     p = dict(NETWORK_PARAMS, **(params or {}))
-    proxies = [RateToPoisson("R_e", "E", weight=G * N_E_FULL, synapse_weight=1.0,
+    proxies = [RateToPoisson("R_e", "E", weight=G * N_E_REF, synapse_weight=1.0,
                              delay=p["delay"], receptor_type=AMPA_EXT)]
     if lamda > 0:
-        proxies.append(RateToPoisson("R_e", "I", weight=lamda * G * N_E_FULL, synapse_weight=1.0,
+        proxies.append(RateToPoisson("R_e", "I", weight=lamda * G * N_E_REF, synapse_weight=1.0,
                                      delay=p["delay"], receptor_type=AMPA_EXT))
     return proxies
 
