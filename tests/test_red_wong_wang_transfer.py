@@ -41,6 +41,12 @@ BAND = 0.35
 
 def mass(levels=LEVELS):
     """The mass's steady R_e (Hz); a 1 ms step: Heun's fixed points are the equations' own."""
+    return _mass(tuple(float(level) for level in levels)).copy()
+
+
+@functools.lru_cache(maxsize=None)
+def _mass(levels):
+    """Once per levels and process: two tests ask for the same five levels (1 s of TVB each)."""
     make = functools.partial(rww.tvb_simulator, nsig=0.0, dt=1.0)
     return transfer.mean_field_transfer(make, levels, "R_e", duration=3000.0,
                                         couple=rww.long_range_input)
