@@ -74,19 +74,21 @@ system-packages:
 demo: $(STAMP)
 	$(PY) examples/red_wong_wang.py --simulator nest --duration $(DURATION) --out results
 
-# two workers (CI has 2 cores); a test file stays in one worker, with its fixtures and caches
+# two workers (CI has 2 cores); a test file stays in one worker, with its fixtures and caches,
+# and files go out in collection order, the longest first (tests/conftest.py)
 TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 # The other supported Pythons, on which `make test` runs the smoke subset (SMOKE_PYTHONS= skips).
 SMOKE_PYTHONS ?= $(filter-out python$(PY_VERSION),$(addprefix python,$(SUPPORTED_PYTHONS)))
 
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
+	$(PY) -m pytest $(XDIST) --durations=25
 	@$(MAKE) --no-print-directory smoke-other-pythons
 
 # the tests marked smoke (setup.cfg): the use case on each of the four simulators, W3,
 # the save/load round trips, the command line, a NESTML model compiled, cached and run
 smoke: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m smoke --durations=10
+	$(PY) -m pytest $(XDIST) -m smoke --durations=10
 
 smoke-other-pythons:
 	@for p in $(SMOKE_PYTHONS); do \

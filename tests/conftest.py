@@ -16,7 +16,7 @@ use_avx2_kernels()
 #: The suite's longest files, longest first (seconds of test time in one full run on two
 #: workers, cold compile caches: test_adex 590, test_notebooks 351, test_sweep 312, ...).
 #: With ``--dist loadfile`` a file runs on one worker; xdist hands out files in collection
-#: order (setup.cfg turns off its reordering by test count, which put the three-test
+#: order (the Makefile turns off its reordering by test count, which put the three-test
 #: test_red_wong_wang_transfer.py, 120 s, last: it ran alone while the other worker idled).
 #: Long files first, short ones after, leaves both workers busy to the end.  A file not
 #: listed keeps its place after these.
@@ -28,7 +28,7 @@ LONGEST_FIRST = [
     "tests/crosssim/test_pair_red_wong_wang.py", "tests/crosssim/test_pair_wilson_cowan.py",
     "tests/test_use_case.py", "tests/test_brian2_backend.py", "tests/test_examples.py",
     "tests/test_red_wong_wang_transfer.py", "tests/test_jansen_rit.py",
-    "tests/test_set_state.py", "tests/test_benchmark_models.py",
+    "tests/test_nestml.py", "tests/test_set_state.py", "tests/test_benchmark_models.py",
     "tests/crosssim/test_pair_jansen_rit.py", "tests/crosssim/test_single_cells.py",
 ]
 
