@@ -71,6 +71,9 @@ def first_builds(cache):
 
 @pytest.fixture(scope="module")
 def cells(first_builds):
+    import nest
+
+    nest.ResetKernel()  # this worker process may hold an earlier test file's network
     return nestml.build(nestml.model_file(MODEL))
 
 
@@ -175,6 +178,23 @@ def test_defaults_that_nest_refuses_are_left_out(cells):
 
 
 # ------------------------------------------------------------------------------- errors
+
+def test_building_into_a_kernel_that_holds_nodes_says_when_to_build(cells, tmp_path):
+    import nest
+
+    other = tmp_path / "late_neuron.nestml"  # a model this kernel has not loaded
+    other.write_text(nestml.model_file(MODEL).read_text().replace(
+        "model iaf_psc_exp_neuron", "model late_neuron"))
+    nest.ResetKernel()
+    nest.Create("iaf_psc_exp")
+    with pytest.raises(nestml.NESTMLError, match=r"holds 1 nodes already.*late_neuron.nestml.*"
+                                                r"Fix: call pynn_multiscale.nestml.build\(...\) "
+                                                r"before creating any population") as err:
+        nestml.build(other)
+    assert err.value.stage == "load"
+    nest.ResetKernel()
+    assert "late_neuron" in nestml.build(other)  # compiled once, loaded now
+
 
 def test_a_model_name_not_in_the_module(cells):
     with pytest.raises(KeyError, match=r"model='iaf_psc_exp'.*use one of iaf_psc_exp_neuron"):

@@ -129,11 +129,8 @@ def _nest():
 
 
 def model_file(name: str) -> Path:
-    """The ``.nestml`` file of one of NESTML's own models (installed with it), by model name.
-
-    >>> model_file("iaf_psc_exp_neuron").name  # doctest: +SKIP
-    'iaf_psc_exp_neuron.nestml'
-    """
+    """The ``.nestml`` file of one of NESTML's own models (installed with it), by model name,
+    e.g. ``model_file("iaf_psc_exp_neuron")``."""
     _imports()
     folder = Path(sys.prefix) / "models" / "neurons"
     path = folder / f"{name}.nestml"
@@ -416,6 +413,13 @@ def build(paths, *, models=None) -> dict:
     manifest, entry, cached = _entry(files, nest, nestml_version)
     library = entry / manifest["library"]
     if not all(_known(m, nest) for m in manifest["node_models"]):
+        if nest.network_size:
+            raise NESTMLError("load", (
+                f"NEST loads a module only into an empty network, and this kernel holds "
+                f"{nest.network_size} nodes already, so the models of {', '.join(names)} cannot "
+                "be loaded now (the module is compiled and cached). Fix: call "
+                "pynn_multiscale.nestml.build(...) before creating any population or device, "
+                "for instance right after sim.setup()"))
         _install(manifest["module"], library, nest)
     available = manifest["node_models"]
     wanted = available if models is None else list(models)

@@ -60,8 +60,11 @@ def check_receptor(owner: str, receptor: str, population, backend) -> None:
             f"delivers proxy input to the standard receptors {STANDARD_RECEPTORS} only, and "
             f"{receptor!r} is a receptor of a custom cell type. Fix: run on NEST, or use a "
             f"PyNN standard cell type with receptor_type='excitatory' or 'inhibitory'.")
+    if not receptors and receptor in STANDARD_RECEPTORS:
+        return  # a cell type that declares no receptors (a spike source): as before
     if receptor not in receptors:
         raise ConfigurationError(bad_value(
             f"{owner}.receptor_type", receptor,
             f"a receptor of {cell_name}, the cell type of population {population.label!r}: "
-            f"{', '.join(map(repr, receptors))}", f"pass receptor_type={receptors[0]!r}"))
+            f"{', '.join(map(repr, receptors)) or 'none'}",
+            f"pass receptor_type={receptors[0]!r}" if receptors else "target another population"))
