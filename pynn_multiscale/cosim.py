@@ -124,6 +124,12 @@ def _tvb_description(tvb, n_regions) -> dict:
                    "monitors": [_traits(m) for m in tvb.monitors]}
     if hasattr(tvb.integrator, "noise"):
         description["noise"] = _traits(tvb.integrator.noise)
+    if tvb.stimulus is not None:
+        description["stimulus"] = {
+            "type": type(tvb.stimulus).__name__, "temporal": _traits(tvb.stimulus.temporal),
+            "temporal_parameters": {k: float(v) for k, v in tvb.stimulus.temporal.parameters.items()
+                                    if isinstance(v, (int, float, np.number))},
+            "weight": np.asarray(tvb.stimulus.weight, dtype=float).tolist()}
     return description
 
 
@@ -309,9 +315,12 @@ class CoSimulation:
     Parameters
     ----------
     tvb : tvb.simulator.simulator.Simulator
-        The whole-brain simulator (configured or not).  Its connectivity is
-        modified in place: the self-connections of spiking regions are set
-        to zero, because the spiking network's recurrence replaces them.
+        The whole-brain simulator, configured or not: a configured one keeps
+        its initial history, state and step count (it is not configured
+        again).  Its connectivity is modified in place: the self-connections
+        of spiking regions are set to zero, because the spiking network's
+        recurrence replaces them.  A region stimulus (``tvb.stimulus``) is
+        applied as TVB does; it may not weight a spiking region.
     sim : module or Backend
         A PyNN simulator module, e.g. ``pyNN.nest``, or a backend instance.
     spiking_regions : sequence of int
@@ -516,6 +525,7 @@ class CoSimulation:
             self._started = True
         if self.plan.pipeline and isinstance(self._tvb, LocalTVB):
             self._tvb = ForkedTVB(self.engine)
+        self._tvb.horizon(self.engine.current_step - self.engine.step0 + n_total)
         loop = _Run(self, n_total, writer)
         flush = functools.partial(self.recording.flush, regions=self.regions,
                                   spiking_regions=self.spiking_regions, spikes=True)

@@ -61,6 +61,9 @@ class LocalTVB:
     def window(self, n_steps, ahead=None):
         return self.engine.integrate(n_steps)
 
+    def horizon(self, n_steps):
+        self.engine.horizon(n_steps)
+
     def commit(self, window, proxy_states, done):
         done(self.engine.commit(window, proxy_states))
 
@@ -141,6 +144,14 @@ class ForkedTVB:
     def commit(self, window, proxy_states, done):
         self._request(("commit", window.first_step, proxy_states), "commit", done)
 
+    def horizon(self, n_steps):
+        """Tell the TVB process where the run ends (a stimulus's time grid); no reply."""
+        self.engine.horizon(n_steps)
+        try:
+            self._conn.send(("horizon", n_steps))
+        except (BrokenPipeError, OSError):
+            self._died()
+
     def drain(self):
         """Handle every outstanding commit; windows integrated ahead are dropped."""
         while self._expected:
@@ -211,6 +222,8 @@ def _serve(engine, conn):
                 window = engine.integrate(message[1])
                 windows[window.first_step] = window
                 conn.send(("window", window))
+            elif message[0] == "horizon":
+                engine.horizon(message[1])
             elif message[0] == "commit":
                 window = windows.pop(message[1])
                 samples = engine.commit(window, message[2])

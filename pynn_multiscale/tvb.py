@@ -14,6 +14,12 @@ calls, same noise stream), with two additions:
   only then feeds the monitors.  Monitors therefore see the spiking side's
   values, never TVB's own stand-in values.
 
+A region stimulus (``tvb.stimulus``, a ``StimuliRegion``) is applied at every
+step as ``Simulator._loop_update_stimulus`` does, on the time grid of the
+co-simulation (:meth:`TVBEngine.horizon`); it may not touch a spiking region.
+For a model with non-integrated state variables (TVB's own ``run()`` then
+fails to broadcast the stimulus) it enters the integrated variables only.
+
 Why a thin engine and not ``tvb-contrib``'s ``CoSimulator``: see
 ``docs/design.md`` ("The TVB engine").  In short, its minimum delay counts
 self-connections (0 on ``connectivity_76``), it delays every monitor by one
@@ -57,8 +63,13 @@ class TVBEngine:
     Parameters
     ----------
     simulator : tvb.simulator.simulator.Simulator
-        Configured or not; it is (re)configured here after the self-connections
-        of the proxy regions have been set to zero.
+        Configured or not.  An unconfigured one is configured here, after the
+        self-connections of the proxy regions have been set to zero.  A
+        configured one is not configured again (that would draw another
+        initial history and, with ``initial_conditions``, count its steps
+        twice): its history is rebuilt on the same buffer to see the changed
+        weights (:func:`rebuild_history`), and its initial state, step count
+        and noise stream are kept.
     proxy_inds : sequence of int
         Region indices whose state comes from the spiking side.
     """
@@ -71,11 +82,6 @@ class TVBEngine:
                 "tvb", type(simulator).__name__, "a tvb.simulator.simulator.Simulator",
                 "build one with tvb.simulator.simulator.Simulator(...) or a helper "
                 "such as pynn_multiscale.models.red_wong_wang.tvb_simulator()"))
-        if simulator.stimulus is not None:
-            raise CapabilityError(
-                "tvb.stimulus is set, but windowed stepping cannot reproduce TVB's stimulus time "
-                "grid (TVB restarts it on every call). Fix: drive the regions through the model's "
-                "parameters, or run without a stimulus.")
         if simulator.surface is not None:
             raise CapabilityError("tvb.surface is set: surface simulations are not supported. "
                                   "Fix: use a region-level simulator (surface=None).")
@@ -85,7 +91,13 @@ class TVBEngine:
         if self.proxy_inds.size:
             # A spiking region's recurrence replaces its TVB self-connection.
             conn.weights[self.proxy_inds, self.proxy_inds] = 0.0
-        simulator.configure()
+        #: True when the simulator came configured: its initial history, initial state and
+        #: step count are kept exactly (configuring again would draw another history).
+        self.was_configured = is_configured(simulator)
+        if self.was_configured:
+            rebuild_history(simulator)
+        else:
+            simulator.configure()
         self.dt = float(simulator.integrator.dt)
         self.current_step = int(simulator.current_step)
         #: TVB counts the steps of a given initial history; co-simulation time starts after them.
@@ -98,6 +110,9 @@ class TVBEngine:
         #: (state, step) the next window starts from, when TVB has integrated ahead of
         #: the last commit (pipelined loop); None: from the committed state.
         self._head = None
+        #: TVB steps (from ``step0``) that the stimulus's time grid covers (:meth:`horizon`).
+        self._stimulus_steps = 0
+        self._check_stimulus()
 
     # ------------------------------------------------------------------ delays
     def _coupled_mask(self) -> np.ndarray:
@@ -154,18 +169,81 @@ class TVBEngine:
         start = head_step + 1
         states = np.empty((n_steps,) + state.shape)
         coupling = None
+        stimulus = self._stimulus_array(start + n_steps - 1)
+        # TVB adds a stimulus of every state variable to the integrated ones only, which
+        # fails for a model with non-integrated variables; here they are left out.
+        integrated = sim.model.state_variable_mask if sim.stimulus is not None and \
+            sim.model.has_nonint_vars else None
         node_coupling = sim._loop_compute_node_coupling(start)
         for k, step in enumerate(range(start, start + n_steps)):
             if coupling is None:
                 coupling = np.empty((n_steps,) + node_coupling.shape)
             coupling[k] = node_coupling
-            state = sim.integrate_next_step(state, sim.model, node_coupling, 0.0, 0.0)
+            if sim.stimulus is not None:  # as Simulator._loop_update_stimulus, in run time
+                stimulus[sim.model.stvar, :, :] = \
+                    sim.stimulus(step - (self.step0 + 1)).reshape((1, -1, 1))
+            state = sim.integrate_next_step(state, sim.model, node_coupling, 0.0,
+                                            stimulus[integrated] if integrated is not None
+                                            else stimulus)
             sim._loop_update_history(step, state)
             states[k] = state
             node_coupling = sim._loop_compute_node_coupling(step + 1)
         self._head = (state.copy(), start + n_steps - 1)
         return Window(first_step=start, initial_state=initial_state, states=states,
                       coupling=coupling)
+
+    # --------------------------------------------------------------- stimulus
+    def _check_stimulus(self) -> None:
+        """A stimulus must leave the spiking regions alone; surface stimuli are not supported."""
+        stimulus = self.sim.stimulus
+        if stimulus is None:
+            return
+        from tvb.datatypes.patterns import StimuliRegion
+
+        if not isinstance(stimulus, StimuliRegion):
+            raise CapabilityError(
+                f"tvb.stimulus is a {type(stimulus).__name__}: only region stimuli "
+                "(tvb.datatypes.patterns.StimuliRegion) are supported. Fix: use a StimuliRegion "
+                "with one weight per region.")
+        if stimulus.spatial_pattern is None:  # a configured simulator configured it
+            stimulus.configure_space()
+        weights = np.asarray(stimulus.spatial_pattern)[:, 0]
+        hit = [int(i) for i in self.proxy_inds if weights[i] != 0]
+        if hit:
+            names = ", ".join(f"{i} ({self.region_labels[i]})" for i in hit)
+            raise ConfigurationError(bad_value(
+                "tvb.stimulus.weight", [float(weights[i]) for i in hit],
+                f"0 for every spiking region (the spiking network replaces TVB's state there, "
+                f"so TVB's stimulus would reach nothing); region(s) {names} are spiking",
+                "set their weights to 0 and stimulate the spiking side instead: a current "
+                "proxy in to_spiking (e.g. pynn_multiscale.proxies.CurrentFromCoupling) or a "
+                "current source the builder adds (sim.StepCurrentSource, sim.DCSource)"))
+
+    def horizon(self, n_steps: int) -> None:
+        """The current ``run()`` ends ``n_steps`` TVB steps after the co-simulation's start.
+
+        A stimulus's temporal pattern is evaluated on TVB's time grid from the
+        co-simulation's start to the end of the current ``run()`` call, as
+        ``Simulator.run`` does for one call; a later call extends the grid
+        instead of restarting it (TVB restarts it on every call).
+        """
+        stimulus = self.sim.stimulus
+        if stimulus is None or n_steps <= self._stimulus_steps:
+            return
+        # Simulator._prepare_stimulus's grid, for a simulation_length of n_steps * dt
+        time = np.r_[0.0: n_steps * self.dt: self.dt]
+        stimulus.configure_time(time.reshape((1, -1)))
+        self._stimulus_steps = n_steps
+
+    def _stimulus_array(self, last_step: int):
+        """The array TVB's integrators add the stimulus from (0.0 without one)."""
+        sim = self.sim
+        if sim.stimulus is None:
+            return 0.0
+        if last_step - self.step0 > self._stimulus_steps:
+            raise RuntimeError(f"the stimulus's time grid ends at step {self._stimulus_steps}; "
+                               f"call horizon() before integrating up to {last_step - self.step0}")
+        return np.zeros((sim.model.nvar, sim.number_of_nodes, 1))
 
     def _rewrite_history(self, window: Window, proxy_states: np.ndarray) -> None:
         """Put the proxies' coupling variables of the window into TVB's history.
@@ -248,3 +326,30 @@ def validate_region_indices(indices, n_regions: int, parameter: str = "spiking_r
                 parameter, indices, "each region at most once", f"remove the duplicate {idx}"))
         seen.add(int(idx))
     return [int(i) for i in indices]
+
+
+def is_configured(simulator) -> bool:
+    """Whether ``simulator.configure()`` has run (it creates the history)."""
+    return getattr(simulator, "history", None) is not None
+
+
+def rebuild_history(simulator) -> None:
+    """Make a configured simulator's history see its connectivity's current weights.
+
+    TVB's history keeps the non-zero weights it was built with.  The
+    co-simulation zeroes some weights after the user configured (a spiking
+    region's self-connection, the pairs that links wire in the spiking
+    simulator), so the history is rebuilt on the same buffer: the initial
+    history, state and step count that configure() drew are kept.
+    """
+    old = simulator.history
+    conn = simulator.connectivity
+    new = type(old)(conn.weights, conn.idelays, simulator.model.cvar,
+                    simulator.model.number_of_modes)
+    if old.buffer.shape[0] != new.n_time:
+        raise ConfigurationError(
+            f"the TVB simulator was configured with a history of {old.buffer.shape[0]} steps, "
+            f"but its connectivity's delays now need {new.n_time}. Fix: configure it again "
+            "after changing the connectivity or dt, or pass it unconfigured.")
+    new.initialize(old.buffer)
+    simulator.history = new
