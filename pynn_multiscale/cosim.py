@@ -392,9 +392,10 @@ class CoSimulation:
     See README.md and ``examples/red_wong_wang.py``.
     """
 
-    #: With ``run(out=...)``: append TVB output every this many windows ...
+    #: With ``run(out=...)``: turn the journal's windows into a part file every this many
+    #: windows (memory holds no more TVB output than that) ...
     flush_windows = 200
-    #: ... and rewrite the spike files at most every this many seconds.
+    #: ... and rewrite the NIX spike files at most every this many seconds.
     flush_spikes_s = 30.0
 
     def __init__(self, tvb, sim, spiking_regions: Sequence[int] = (),
@@ -497,12 +498,16 @@ class CoSimulation:
             than the synchronisation interval.  Calling ``run`` again
             continues from where the previous call stopped.
         out : str or Path, optional
-            Stream the results to this directory while running: TVB output
-            is appended every :attr:`flush_windows` windows and spikes are
-            rewritten at most every :attr:`flush_spikes_s` seconds, so memory
-            stays bounded.  If the run stops early (an exception, Ctrl-C,
-            SIGTERM), everything up to the last completed window is written,
-            marked incomplete with the reason, and the exception propagates.
+            Stream the results to this directory while running: every
+            completed window is appended to a journal, every
+            :attr:`flush_windows` windows become a part file, and spikes are
+            rewritten as NIX at most every :attr:`flush_spikes_s` seconds, so
+            memory stays bounded.  If the run stops early (an exception,
+            Ctrl-C, SIGTERM), everything up to the last completed window is
+            written, marked incomplete with the reason, and the exception
+            propagates.  If the process is killed, :meth:`Result.load` still
+            reads every window up to the last completed one
+            (:mod:`pynn_multiscale.store`).
 
         Returns
         -------
@@ -519,7 +524,8 @@ class CoSimulation:
                 "stopped mid-window. Fix: create a new CoSimulation; the results up to the "
                 "interruption are in the directory given as out.")
         n_total = _check_duration(duration, self.dt)
-        writer = self.recording.open_writer(out, self.metadata)
+        writer = self.recording.open_writer(out, self.metadata, self.regions,
+                                            self.spiking_regions)
         if not self._started:
             self.backend.start()
             self._started = True
@@ -527,8 +533,10 @@ class CoSimulation:
             self._tvb = ForkedTVB(self.engine)
         self._tvb.horizon(self.engine.current_step - self.engine.step0 + n_total)
         loop = _Run(self, n_total, writer)
-        flush = functools.partial(self.recording.flush, regions=self.regions,
-                                  spiking_regions=self.spiking_regions, spikes=True)
+        finish = functools.partial(self.recording.finish, regions=self.regions,
+                                   spiking_regions=self.spiking_regions)
+        if writer is not None:
+            writer.begin()
         try:
             with _sigterm_raises():
                 loop.go()
@@ -538,17 +546,16 @@ class CoSimulation:
             with contextlib.suppress(BaseException):
                 self._tvb.drain()  # keep every window committed before the stop
             if writer is not None:
-                flush(self.metadata())
-                writer.mark(False, f"{self._broken} (stopped at t = "
-                                   f"{self.recording.committed_time:g} ms)")
+                finish(self.metadata(), complete=False,
+                       reason=f"{self._broken} (stopped at t = "
+                              f"{self.recording.committed_time:g} ms)")
             raise
         finally:
             if loop.bar is not None:
                 loop.bar.close()
         if writer is None:
             return self.result()
-        flush(self.metadata())
-        writer.mark(True, None)
+        finish(self.metadata(), complete=True, reason=None)
         return writer.path
 
     def _begin_window(self, n_steps, ahead=None):

@@ -9,6 +9,8 @@ the schema, the attributes and the summary exist once::
         spiking_region_<i>.nix    one NIX file per spiking region
         connectivity.nc           structural connectivity (weights, tract lengths), if known
         metadata.json             human-readable copy of metadata and file list
+        stream/                   only while a streamed run has not closed its results:
+                                  its journal and part files (pynn_multiscale.journal)
 
 Nothing is pickled, and a folder holding a pickle is refused on loading:
 loading a results folder never runs code.
@@ -49,6 +51,8 @@ FORMAT_VERSION = 1
 TVB_FILE = "tvb.nc"
 METADATA_FILE = "metadata.json"
 CONNECTIVITY_FILE = "connectivity.nc"
+#: Present only while a streamed run has not closed its results (pynn_multiscale.journal).
+STREAM_DIR = "stream"
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -591,6 +595,13 @@ def read_result(path: PathLike) -> dict:
         int(index): read_spiking(directory / entry["file"], entry["format"])
         for index, entry in json.loads(attrs[ATTR_SPIKING]).items()
     }
-    return {"tvb": tvb, "spiking": spiking, "metadata": json.loads(attrs[ATTR_METADATA]),
+    metadata = json.loads(attrs[ATTR_METADATA])
+    if (directory / STREAM_DIR).is_dir():  # a run that did not close its results
+        from .journal import recover
+
+        recovered = recover(directory, tvb, spiking, metadata)
+        if recovered is not None:
+            return {**recovered, "connectivity": connectivity}
+    return {"tvb": tvb, "spiking": spiking, "metadata": metadata,
             "complete": json.loads(attrs[ATTR_COMPLETE]),
             "reason": json.loads(attrs[ATTR_REASON]), "connectivity": connectivity}

@@ -15,6 +15,8 @@ import os
 import numpy as np
 
 from .errors import ConfigurationError, ConfigurationTypeError, bad_value
+from .fileformat import unique_name
+from .journal import Schema, encode_window, spiking_block
 from .region import cell_pieces
 from .results import Result, connectivity_dataset, tvb_dataset
 
@@ -38,7 +40,10 @@ class Recording:
         self.monitor_buffers = [([], []) for _ in tvb.monitors]
         self.spikes = {}  # (slot, population) -> list of (times, indices)
         self.committed_time = 0.0
+        self.n_windows = 0  # windows committed, over every run() call
         self.writer = None
+        self._part_first = 0  # the first window not yet in a part (streaming)
+        self._part_marks = {}  # (slot, population) -> its chunks already in a part
 
     # ------------------------------------------------------------ windows
     def count(self, slot: int, population: str) -> None:
@@ -46,7 +51,18 @@ class Recording:
         self.spikes[(slot, population)] = []
 
     def commit(self, new_spikes: dict, samples: list, time: float) -> None:
-        """A window is complete: keep its spikes and monitor samples, and its end time."""
+        """A window is complete: keep its spikes and monitor samples, and its end time.
+
+        While streaming, the window is also appended to the journal before it
+        counts as committed.
+        """
+        if self.writer is not None:
+            offset = self.engine.step0 * self.engine.dt
+            self.writer.append_window(encode_window(
+                self.n_windows, time,
+                [[(np.round(t - offset, 9) if offset else t, d) for t, d in smp]
+                 for smp in samples],
+                [new_spikes[key] for key in self.spikes]))
         for key, chunk in new_spikes.items():
             self.spikes[key].append(chunk)
         for buf, smp in zip(self.monitor_buffers, samples):
@@ -54,6 +70,7 @@ class Recording:
                 buf[0].append(t)
                 buf[1].append(data)
         self.committed_time = time
+        self.n_windows += 1
 
     def monitor_variables(self, monitor) -> list:
         return [self.engine.state_variables[i] for i in np.asarray(monitor.voi)]
@@ -86,13 +103,7 @@ class Recording:
                 for slot, idx in enumerate(spiking_regions) if regions}
 
     def _spiking_block(self, slot, idx, region):
-        import neo
-
         label, simulator = self.engine.region_labels[idx], self.backend.name
-        block = neo.Block(name=f"region {idx} ({label})", region=idx, region_label=label,
-                          simulator=simulator)
-        segment = neo.Segment(name="co-simulation")
-        block.segments.append(segment)
         # One SpikeTrain per population, with each spike's neuron index as an
         # array annotation: NIX files of one train per neuron take minutes to
         # write.  Result.spiketrains() splits a population into neurons.
@@ -104,12 +115,9 @@ class Recording:
             times = np.concatenate([c[0] for c in chunks]) if chunks else np.empty(0)
             index = np.concatenate([c[1] for c in chunks]).astype(np.int64) if chunks \
                 else np.empty(0, np.int64)
-            order = np.lexsort((index, times))
-            trains.append(neo.SpikeTrain(
-                times[order], units="ms", t_start=0.0, t_stop=self.committed_time, name=name,
-                array_annotations={"source_index": index[order]}, region=idx,
-                region_label=label, population=name, size=int(pop.size), simulator=simulator))
-        segment.spiketrains = trains
+            trains.append((name, pop.size, times, index))
+        block = spiking_block(idx, label, simulator, trains, self.committed_time)
+        segment = block.segments[0]
         signals = getattr(self.backend, "recorded_signals", None)
         for name, pop in (region.populations.items() if signals else ()):
             for analog in signals_of(signals, pop):
@@ -136,7 +144,7 @@ class Recording:
                       complete=complete, reason=reason, connectivity=self.connectivity())
 
     # ------------------------------------------------------------ streaming
-    def open_writer(self, out, metadata):
+    def open_writer(self, out, metadata, regions, spiking_regions):
         """The writer of ``run(out=...)``: opened at the first such run, the same one after it.
 
         ``metadata`` is called for the run's description when the writer is made.
@@ -160,11 +168,18 @@ class Recording:
             raise ConfigurationError(bad_value(
                 "out", str(out), "out from the first run() on (earlier results are in memory)",
                 "pass out to the first run() call"))
-        monitors = [(type(m).__name__, self.monitor_variables(m)) for m in self.tvb.monitors]
+        names = {}
+        for m in self.tvb.monitors:  # tvb_dataset's names: "Raw", "Raw_1", ...
+            names[unique_name(type(m).__name__, names)] = self.monitor_variables(m)
+        populations = [{"slot": slot, "region": spiking_regions[slot],
+                        "label": self.engine.region_labels[spiking_regions[slot]],
+                        "population": name,
+                        "size": int(regions[spiking_regions[slot]].populations[name].size)}
+                       for slot, name in self.spikes]
+        schema = Schema(list(names.items()), self.engine.region_labels,
+                        self.tvb.model.number_of_modes, populations, self.backend.name)
         try:
-            self.writer = ResultWriter(out, monitors, self.engine.region_labels,
-                                       self.tvb.model.number_of_modes, metadata(),
-                                       connectivity=self.connectivity())
+            self.writer = ResultWriter(out, schema, metadata(), connectivity=self.connectivity())
         except ResultIOError as exc:
             raise ConfigurationError(bad_value(
                 "out", str(out), "a directory that can be created and written",
@@ -176,12 +191,33 @@ class Recording:
         return self.writer
 
     def flush(self, metadata: dict, regions: dict, spiking_regions, spikes: bool) -> None:
-        """Write what the completed windows produced; keep nothing of TVB's in memory."""
+        """Write the windows committed since the last part as a part; keep no TVB output.
+
+        ``spikes``: also rewrite the NIX files (for readers of a running folder).
+        """
         writer = self.writer
         writer.metadata = metadata
-        writer.append_tvb(self.take_monitor_samples())
+        if self.n_windows > self._part_first:
+            samples = self.take_monitor_samples()
+            new_spikes = []
+            for key, chunks in self.spikes.items():
+                fresh = chunks[self._part_marks.get(key, 0):]
+                new_spikes.append((np.concatenate([np.empty(0)] + [c[0] for c in fresh]),
+                                   np.concatenate([np.empty(0, np.int64)]
+                                                  + [np.asarray(c[1], np.int64) for c in fresh])))
+                self._part_marks[key] = len(chunks)
+            writer.write_part(self._part_first, self.n_windows - 1, self.committed_time,
+                              samples, new_spikes)
+            self._part_first = self.n_windows
         if spikes and regions:
             writer.write_spiking(self.spiking_blocks(regions, spiking_regions))
+
+    def finish(self, metadata: dict, regions: dict, spiking_regions, complete: bool,
+               reason) -> None:
+        """The run() ends (or stops): every window into tvb.nc and the NIX files, with the status."""
+        self.flush(metadata, regions, spiking_regions, spikes=False)
+        self.writer.finish(metadata, self.spiking_blocks(regions, spiking_regions), complete,
+                           reason, self.n_windows, self.committed_time)
 
 
 def signals_of(signals, population) -> list:

@@ -28,7 +28,8 @@ LONGEST_FIRST = [
     "tests/crosssim/test_pair_red_wong_wang.py", "tests/crosssim/test_pair_wilson_cowan.py",
     "tests/test_use_case.py", "tests/test_brian2_backend.py", "tests/test_examples.py",
     "tests/test_red_wong_wang_transfer.py", "tests/test_jansen_rit.py",
-    "tests/test_nestml.py", "tests/test_set_state.py", "tests/test_benchmark_models.py",
+    "tests/test_nestml.py", "tests/test_kill.py", "tests/test_set_state.py",
+    "tests/test_benchmark_models.py",
     "tests/crosssim/test_pair_jansen_rit.py", "tests/crosssim/test_single_cells.py",
 ]
 

@@ -1,0 +1,376 @@
+"""A streamed run's windows on disk as they complete: the journal and the parts.
+
+``run(out=DIR)`` keeps, while it runs, a ``stream/`` folder in ``DIR``:
+
+* ``journal_<n>.bin``: one record appended per completed window (its TVB
+  monitor samples and its spikes), in one ``write`` call.  A record starts
+  with a magic number, its length and its CRC-32, so a record that a kill
+  cut short is recognised and ignored on reading.  The file starts with a
+  JSON header that describes the records (monitors, variables, regions,
+  populations), so it reads without anything else.
+* ``part_<n>.nc``: every ``flush_windows`` windows, those windows as one
+  netCDF file (written under a temporary name, flushed to disk, then
+  renamed), after which the journal starts again.  A part holds each
+  monitor as in ``tvb.nc`` and each population's spikes as
+  ``spikes_<k>_time`` and ``spikes_<k>_index`` with the population in the
+  attributes; ``xarray.open_dataset`` reads it.
+
+At the end of the run, or when it stops on an exception, Ctrl-C or SIGTERM,
+the parts become ``tvb.nc`` and ``spiking_region_<i>.nix`` (the layout of
+:meth:`Result.save <pynn_multiscale.results.Result.save>`) and ``stream/``
+is removed.  If the process is killed instead, ``tvb.nc`` still says
+``"running"`` and ``stream/`` holds every window up to the last one
+completed: :func:`recover` reads it back (:meth:`Result.load` does this by
+itself), marked incomplete with the time it reached.
+
+Nothing here unpickles or evaluates anything: records are read with
+``numpy.frombuffer`` and the headers with ``json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import uuid
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .fileformat import STREAM_DIR
+MAGIC = b"PMSW"
+#: A record's head: magic, payload length, CRC-32 of the payload.
+RECORD = struct.Struct("<4sQI")
+#: A journal's head: magic, header length (the JSON header follows).
+HEADER = struct.Struct("<4sQ")
+JOURNAL_MAGIC = b"PMSJ"
+_WINDOW = struct.Struct("<qd")  # window index, end time (ms)
+_COUNT = struct.Struct("<q")
+
+
+class Schema:
+    """What the records of one run hold, in their order.
+
+    Parameters
+    ----------
+    monitors : list of (name, list of str)
+        Each TVB monitor's (unique) name and recorded variables.
+    region_labels : list of str
+    n_mode : int
+    populations : list of dict
+        One per recorded population, in record order: ``slot``, ``region``
+        (index), ``label``, ``population`` (name), ``size``.
+    simulator : str
+    """
+
+    def __init__(self, monitors, region_labels, n_mode, populations, simulator):
+        self.monitors = [(str(name), [str(v) for v in variables]) for name, variables in monitors]
+        self.region_labels = [str(label) for label in region_labels]
+        self.n_mode = int(n_mode)
+        self.populations = [dict(p) for p in populations]
+        self.simulator = str(simulator)
+
+    def to_json(self) -> str:
+        return json.dumps({"monitors": self.monitors, "region_labels": self.region_labels,
+                           "n_mode": self.n_mode, "populations": self.populations,
+                           "simulator": self.simulator})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Schema":
+        d = json.loads(text)
+        return cls(d["monitors"], d["region_labels"], d["n_mode"], d["populations"],
+                   d["simulator"])
+
+    def sample_shape(self, m: int) -> tuple:
+        return (len(self.monitors[m][1]), len(self.region_labels), self.n_mode)
+
+
+def encode_window(index: int, time: float, samples, spikes) -> bytes:
+    """One window as a journal record.
+
+    ``samples``: per monitor, a list of ``(time, data)``; ``spikes``: per
+    population of the schema, ``(times, indices)``.
+    """
+    chunks = [_WINDOW.pack(int(index), float(time))]
+    for smp in samples:
+        chunks.append(_COUNT.pack(len(smp)))
+        if smp:
+            chunks.append(np.asarray([t for t, _ in smp], dtype="<f8").tobytes())
+            chunks.append(np.asarray([d for _, d in smp], dtype="<f8").tobytes())
+    for times, indices in spikes:
+        chunks.append(_COUNT.pack(len(times)))
+        chunks.append(np.asarray(times, dtype="<f8").tobytes())
+        chunks.append(np.asarray(indices, dtype="<i8").tobytes())
+    payload = b"".join(chunks)
+    return RECORD.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
+
+
+def _decode_window(schema: Schema, payload: bytes):
+    index, time = _WINDOW.unpack_from(payload, 0)
+    offset = _WINDOW.size
+    samples, spikes = [], []
+
+    def take(n, dtype, shape=()):
+        nonlocal offset
+        count = n * int(np.prod(shape, dtype=np.int64))
+        array = np.frombuffer(payload, dtype=dtype, count=count, offset=offset).reshape(
+            (n,) + tuple(shape))
+        offset += array.nbytes
+        return array
+
+    for m in range(len(schema.monitors)):
+        (n,) = _COUNT.unpack_from(payload, offset)
+        offset += _COUNT.size
+        samples.append((take(n, "<f8"), take(n, "<f8", schema.sample_shape(m))))
+    for _ in schema.populations:
+        (n,) = _COUNT.unpack_from(payload, offset)
+        offset += _COUNT.size
+        spikes.append((take(n, "<f8"), take(n, "<i8")))
+    return index, time, samples, spikes
+
+
+class Journal:
+    """An append-only file of window records (see the module docstring)."""
+
+    def __init__(self, path: Path, schema: Schema, base: dict):
+        self.path = Path(path)
+        header = json.dumps({"schema": json.loads(schema.to_json()), "base": base}).encode()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        os.write(self._fd, HEADER.pack(JOURNAL_MAGIC, len(header)) + header)
+
+    def append(self, record: bytes) -> None:
+        view = memoryview(record)
+        while view:  # one call in practice; a short write is continued
+            view = view[os.write(self._fd, view):]
+
+    def sync(self) -> None:
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def read_journal(path: Path):
+    """The schema, base and intact records of a journal, in order (stops at a torn one).
+
+    The base is where the run's earlier output ends: ``{"window", "time_ms"}``.
+    """
+    data = Path(path).read_bytes()
+    if len(data) < HEADER.size:
+        return None, None, []
+    magic, n = HEADER.unpack_from(data, 0)
+    if magic != JOURNAL_MAGIC or len(data) < HEADER.size + n:
+        return None, None, []
+    header = json.loads(data[HEADER.size:HEADER.size + n].decode())
+    schema = Schema.from_json(json.dumps(header["schema"]))
+    offset, records = HEADER.size + n, []
+    while offset + RECORD.size <= len(data):
+        magic, length, crc = RECORD.unpack_from(data, offset)
+        start = offset + RECORD.size
+        payload = data[start:start + length]
+        if magic != MAGIC or len(payload) < length or zlib.crc32(payload) != crc:
+            break  # the window being written when the process stopped
+        records.append(_decode_window(schema, payload))
+        offset = start + length
+    return schema, header["base"], records
+
+
+# ----------------------------------------------------------------------- parts
+
+
+def part_dataset(schema: Schema, base: dict, first: int, last: int, time: float, samples,
+                 spikes):
+    """Windows ``first..last`` as an xarray Dataset (``samples``/``spikes`` as in the records,
+    concatenated over the windows)."""
+    import xarray as xr
+
+    from .fileformat import tvb_dataset
+
+    monitors = [(name, t, d, variables)
+                for (name, variables), (t, d) in zip(schema.monitors, samples)]
+    dataset = tvb_dataset(monitors, schema.region_labels)
+    for k, (pop, (times, indices)) in enumerate(zip(schema.populations, spikes)):
+        dim = f"spikes_{k}"
+        dataset[f"{dim}_time"] = xr.Variable(dim, np.asarray(times, dtype=float),
+                                             {"units": "ms", **_pop_attrs(pop)})
+        dataset[f"{dim}_index"] = xr.Variable(dim, np.asarray(indices, dtype=np.int64),
+                                              _pop_attrs(pop))
+    dataset.attrs = {"pynn_multiscale_part": json.dumps(
+        {"first_window": int(first), "last_window": int(last), "time_ms": float(time),
+         "base": base}),
+        "pynn_multiscale_schema": schema.to_json()}
+    return dataset
+
+
+def _pop_attrs(pop) -> dict:
+    return {"region": int(pop["region"]), "region_label": str(pop["label"]),
+            "population": str(pop["population"]), "size": int(pop["size"])}
+
+
+def write_part(directory: Path, seq: int, dataset) -> Path:
+    """Write a part under a temporary name, flush it to disk, and rename it into place."""
+    final = Path(directory) / f"part_{seq:06d}.nc"
+    temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        dataset.to_netcdf(temp, engine="h5netcdf")
+        with open(temp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(temp, final)
+    finally:
+        temp.unlink(missing_ok=True)
+    return final
+
+
+def _read_part(path: Path):
+    import xarray as xr
+
+    with xr.open_dataset(path, engine="h5netcdf") as dataset:
+        dataset = dataset.load()
+    info = json.loads(dataset.attrs["pynn_multiscale_part"])
+    schema = Schema.from_json(dataset.attrs["pynn_multiscale_schema"])
+    samples = []
+    for name, _ in schema.monitors:
+        samples.append((dataset[f"{name}_time"].values, dataset[name].values))
+    spikes = [(dataset[f"spikes_{k}_time"].values, dataset[f"spikes_{k}_index"].values)
+              for k in range(len(schema.populations))]
+    return schema, info, samples, spikes
+
+
+def stream_pieces(directory: Path, parts_only: bool = False):
+    """The windows in a ``stream/`` folder, in order: parts first, then the journals.
+
+    Yields ``(schema, base, last_window, time_ms, samples, spikes)`` per part
+    or journal record, one at a time (memory holds one part).  The windows
+    are contiguous from the base (where ``tvb.nc`` ended when the run
+    began); a window missing from both parts and journals ends the reading.
+    """
+    directory = Path(directory)
+    expected = None
+    for path in sorted(directory.glob("part_*.nc")):
+        schema, info, samples, spikes = _read_part(path)
+        if expected is not None and info["first_window"] != expected:
+            return
+        expected = info["last_window"] + 1
+        yield schema, info["base"], info["last_window"], info["time_ms"], samples, spikes
+    if parts_only:
+        return
+    for path in sorted(directory.glob("journal_*.bin")):
+        schema, base, records = read_journal(path)
+        if schema is None:
+            continue
+        for index, end, samples, spikes in records:
+            if expected is None:
+                expected = base["window"]
+            if index < expected:
+                continue  # also in a part (the journal outlived its part by a kill)
+            if index > expected:
+                return
+            expected = index + 1
+            yield schema, base, index, end, [(t, d) for t, d in samples], spikes
+
+
+def read_stream(directory: Path):
+    """Every window of a ``stream/`` folder, concatenated.
+
+    Returns ``(schema, base, n_windows, time_ms, samples, spikes)``, with
+    ``n_windows`` counted from the run's first window; None for an empty stream.
+    """
+    pieces, schema, base, last, time = [], None, None, None, None
+    for schema_, base_, last, time, samples, spikes in stream_pieces(directory):
+        schema, base = schema or schema_, base or base_
+        pieces.append((samples, spikes))
+    if schema is None:  # killed before its first window was recorded
+        for path in sorted(Path(directory).glob("journal_*.bin")):
+            schema, base, _ = read_journal(path)
+            if schema is not None:
+                last, time = base["window"] - 1, base["time_ms"]
+                break
+        else:
+            return None
+    samples = []
+    for m in range(len(schema.monitors)):
+        times = [np.empty(0)] + [p[0][m][0] for p in pieces]
+        data = [np.empty((0,) + schema.sample_shape(m))] + [p[0][m][1] for p in pieces]
+        samples.append((np.concatenate(times), np.concatenate(data)))
+    spikes = []
+    for k in range(len(schema.populations)):
+        spikes.append((np.concatenate([np.empty(0)] + [p[1][k][0] for p in pieces]),
+                       np.concatenate([np.empty(0, np.int64)] + [p[1][k][1] for p in pieces])))
+    return schema, base, last + 1, time, samples, spikes
+
+
+def spiking_block(region: int, label: str, simulator: str, trains, t_stop: float):
+    """One region's ``neo.Block``: one SpikeTrain per population, each spike's neuron index as
+    the array annotation ``source_index`` (sorted by time, then index).
+
+    ``trains``: ``(population, size, times, indices)`` per population.
+    """
+    import neo
+
+    block = neo.Block(name=f"region {region} ({label})", region=region, region_label=label,
+                      simulator=simulator)
+    segment = neo.Segment(name="co-simulation")
+    block.segments.append(segment)
+    out = []
+    for name, size, times, index in trains:
+        times = np.asarray(times, dtype=float)
+        index = np.asarray(index, dtype=np.int64)
+        order = np.lexsort((index, times))
+        out.append(neo.SpikeTrain(
+            times[order], units="ms", t_start=0.0, t_stop=t_stop, name=name,
+            array_annotations={"source_index": index[order]}, region=region,
+            region_label=label, population=name, size=int(size), simulator=simulator))
+    segment.spiketrains = out
+    return block
+
+
+def recover(directory: Path, tvb, spiking: dict, metadata: dict):
+    """Add the windows of ``directory/stream`` to what ``tvb.nc`` and the NIX files hold.
+
+    ``tvb``, ``spiking``: as read from ``tvb.nc`` and the NIX files it lists.
+    Returns the arguments of :class:`~pynn_multiscale.results.Result`
+    (incomplete, with the time reached), or None when the stream is empty.
+    """
+    import xarray as xr
+
+    from .fileformat import tvb_dataset
+
+    found = read_stream(Path(directory) / STREAM_DIR)
+    if found is None:
+        return None
+    schema, base, n_windows, time, samples, spikes = found
+    monitors = [(name, t, d, variables)
+                for (name, variables), (t, d) in zip(schema.monitors, samples)]
+    streamed = tvb_dataset(monitors, schema.region_labels)
+    merged = {name: xr.concat([tvb[name], streamed[name]], dim=f"{name}_time")
+              if name in tvb.data_vars else streamed[name] for name in streamed.data_vars}
+    tvb = xr.Dataset(merged, attrs=tvb.attrs)
+    by_region = {}
+    for pop, (times, indices) in zip(schema.populations, spikes):
+        before = _earlier_spikes(spiking.get(pop["region"]), pop["population"], base["time_ms"])
+        by_region.setdefault((pop["region"], pop["label"]), []).append(
+            (pop["population"], pop["size"], np.concatenate([before[0], times]),
+             np.concatenate([before[1], indices])))
+    blocks = {region: spiking_block(region, label, schema.simulator, trains, time)
+              for (region, label), trains in by_region.items()}
+    reason = (f"the run did not close its results: its process was killed (or ran out of "
+              f"memory), or it is still running. {n_windows - base['window']} windows after "
+              f"t = {base['time_ms']:g} ms were recovered from {STREAM_DIR}/, up to t = "
+              f"{time:g} ms")
+    return {"tvb": tvb, "spiking": blocks, "metadata": dict(metadata, duration_ms=time),
+            "complete": False, "reason": reason}
+
+
+def _earlier_spikes(block, population, until):
+    """A population's spikes up to ``until`` (ms) in a block read from NIX (earlier runs)."""
+    if block is None:
+        return np.empty(0), np.empty(0, np.int64)
+    for train in block.segments[0].spiketrains:
+        if train.annotations.get("population") == population:
+            t = train.rescale("ms").magnitude
+            keep = t <= until + 1e-9
+            return t[keep], np.asarray(train.array_annotations["source_index"])[keep]
+    return np.empty(0), np.empty(0, np.int64)
