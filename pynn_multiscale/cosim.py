@@ -377,6 +377,21 @@ class CoSimulation:
         spiking simulator, weighted from the connectome and delayed by its
         tract delays; TVB then does not couple those pairs
         (:mod:`pynn_multiscale.links`).
+    replace : bool
+        NEST, Brian2, NEURON and the ANNarchy adapter keep their network in
+        global state, so one process holds at most one open co-simulation
+        per simulator.  An earlier one that nothing refers to any more is
+        closed when this one is created, with a
+        :class:`~pynn_multiscale.errors.StaleCoSimulationWarning`; one that
+        is still referenced makes this one fail with
+        :class:`~pynn_multiscale.errors.KernelInUseError`, unless
+        ``replace=True``: then the earlier one is closed (with the same
+        warning) and refuses ``run()`` from then on.  In a notebook, a cell
+        ``cosim = CoSimulation(..., replace=True)`` can be run again: while
+        the new object is built, the name ``cosim`` still refers to the old
+        one, so only ``replace`` can tell that it is to go.  ``with
+        CoSimulation(...)`` or :meth:`close` release the simulator without
+        either.
 
     Examples
     --------
@@ -393,8 +408,12 @@ class CoSimulation:
                  sync_interval: float | None = None, seed: int | None = None,
                  spiking_timestep: float | None = None, min_delay: float | None = None,
                  max_rate: float = 500.0, coupling_mode: str = "tvb",
-                 progress: bool | None = None, pipeline: bool = False, links=None):
+                 progress: bool | None = None, pipeline: bool = False, links=None,
+                 replace: bool = False):
         backend = get_backend(sim)
+        if not isinstance(replace, (bool, np.bool_)):
+            raise ConfigurationTypeError(bad_value("replace", replace, "True or False",
+                                                   "pass replace=True or replace=False"))
         regions, to_spiking, to_tvb = _check_inputs(tvb, backend, spiking_regions, build_region,
                                                      to_spiking, to_tvb)
         if links and backend.sim is None:
@@ -432,8 +451,13 @@ class CoSimulation:
         self._broken = None  # why a run stopped early
         self._build_region_name = None if build_region is None else \
             f"{getattr(build_region, '__module__', '?')}.{getattr(build_region, '__qualname__', '?')}"
+        guard = getattr(backend, "guard", None)  # one open co-simulation per global state
+        if guard is not None:
+            guard.make_room(replace=bool(replace))
         backend.setup(timestep=self.spiking_dt, min_delay=self.min_delay,
                       seed=seeds["spiking_kernel"], max_delay=plan.max_delay)
+        if guard is not None:
+            guard.attach(backend, self)
         try:
             self._build(build_region)
         except BaseException:

@@ -93,6 +93,8 @@ class NestBackend(WindowLoop):
     """The NEST backend (see the module docstring)."""
 
     name = "nest"
+    #: The process-wide guard of the simulator's global state (CoSimulation asks it to make room).
+    guard = _GUARD
 
     #: NEST refuses a delay below min_delay when a projection is made, so the build
     #: skips its own check (reading every delay back through PyNN costs 1.3 s a W1 region).

@@ -121,6 +121,8 @@ class AnnarchyBackend(WindowLoop):
     """The ANNarchy backend (see the module docstring)."""
 
     name = "annarchy"
+    #: The process-wide guard of the simulator's global state (CoSimulation asks it to make room).
+    guard = _GUARD
     #: The adapter's Projection refuses a delay outside [min_delay, max_delay] when made.
     refuses_short_delays = True
     #: Poisson sources per target neuron of a rate proxy, each at 1/K of the rate: ANNarchy's
