@@ -135,6 +135,9 @@ class NestBackend(WindowLoop):
     # ----------------------------------------------------------- lifecycle
     def setup(self, timestep, min_delay, seed, max_delay=None):
         _GUARD.check()
+        # a backend may be set up again once finished (a derived max_delay that grows)
+        self._finished = False
+        self._sources, self._recorders, self._all_recorders = [], [], None
         self.sim.setup(**setup_arguments(timestep, min_delay, max_delay, rng_seed=seed))
         self.nest.set_verbosity("M_ERROR")
         _GUARD.claim(self)

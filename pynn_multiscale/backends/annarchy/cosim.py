@@ -144,6 +144,9 @@ class AnnarchyBackend(WindowLoop):
 
     def setup(self, timestep, min_delay, seed, max_delay=None):
         _GUARD.check()
+        # a backend may be set up again once finished (a derived max_delay that grows)
+        self._finished = False
+        self._sources, self._currents = [], []
         self.sim.setup(timestep=timestep, min_delay=min_delay, max_delay=max_delay,
                        rng_seed=seed)
         self._dt = float(timestep)
