@@ -19,7 +19,8 @@ from . import plot, proxies, sweep
 from .cosim import CoSimulation, derive_seeds
 from .links import RegionLink
 from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError,
-                     KernelInUseError, MissingDependency, NumericalError, PynnMultiscaleError)
+                     KernelInUseError, MissingDependency, NumericalError, PynnMultiscaleError,
+                     StaleCoSimulationWarning)
 from .region import SpikingRegion
 from .results import Result
 from .units import quick_unit_lookups
@@ -31,4 +32,5 @@ __version__ = "0.1.0"
 __all__ = ["CoSimulation", "sweep", "plot", "RegionLink", "SpikingRegion", "Result", "proxies", "derive_seeds",
            "PynnMultiscaleError", "ConfigurationError", "ConfigurationTypeError",
            "CapabilityError", "NumericalError", "KernelInUseError", "MissingDependency",
+           "StaleCoSimulationWarning",
            "__version__"]

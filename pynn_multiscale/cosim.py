@@ -28,10 +28,12 @@ ahead of the spiking side (:mod:`pynn_multiscale.pipeline`).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import math
 import os
+import re
 import signal
 import threading
 import time as _time
@@ -47,12 +49,12 @@ from .links import check_link_populations, connect, resolve_links, unlink_in_tvb
 from .pipeline import ForkedTVB, LocalTVB
 from .plan import (check_capabilities, check_proxy_list,
                    check_spiking_timestep, check_variables, derive_seeds, divided_min_delay,
-                   longest_interval, make_plan)
+                   grown_max_delay, longest_interval, make_plan)
 from .proxies.binding import BindContext, NumpyGlobalStream, ToSpikingProxy, ToTVBProxy
 from .recording import Recording
-from .region import (cell_pieces, check_built_region, check_cell_types, check_delays,
-                     check_receptor_guesses, delay_error, piece_lookup, projections_made,
-                     spikes_of)
+from .region import (DelayAboveMaxDelay, cell_pieces, check_built_region, check_cell_types,
+                     check_delays, check_receptor_guesses, delay_error, max_delay_error,
+                     piece_lookup, projections_made, spikes_of)
 from .tvb import TVBEngine, validate_region_indices
 
 __all__ = ["CoSimulation", "RunTerminated", "derive_seeds", "divided_min_delay",
@@ -89,9 +91,38 @@ def _chain(exc):
     return seen
 
 
-def _is_delay_error(exc) -> bool:
-    """A simulator's refusal of a delay below its minimum delay (NEST: BadDelay)."""
-    return any(type(e).__name__ == "BadDelay" or "min_delay" in str(e) for e in _chain(exc))
+#: NEST's BadDelay: "Delay value 40 is invalid: Delay must be smaller than or equal to max_delay."
+_NEST_DELAY_VALUE = re.compile(r"Delay value ([-+0-9.eEinfa]+) is invalid")
+
+
+def _refused_delay(exc):
+    """The delay bound a simulator refused while a builder ran, or None.
+
+    ``("max_delay" or "min_delay", the refused delay in ms or None)``.  NEST
+    raises ``BadDelay`` (which PyNN wraps) naming the bound; its text for a
+    delay above ``max_delay`` also says "You may set min_delay", so the upper
+    bound is looked for first.  The ANNarchy adapter's error carries
+    ``delay_bound`` and ``delay_value``.
+    """
+    chain = _chain(exc)
+    for e in chain:
+        if getattr(e, "delay_bound", None) in ("min_delay", "max_delay"):
+            return e.delay_bound, getattr(e, "delay_value", None)
+    bound = "max_delay" if any("equal to max_delay" in str(e) for e in chain) else \
+        "min_delay" if any(type(e).__name__ == "BadDelay" or "min_delay" in str(e)
+                           for e in chain) else None
+    if bound is None:
+        return None
+    for e in chain:
+        match = _NEST_DELAY_VALUE.search(str(e))
+        if match:
+            with contextlib.suppress(ValueError):
+                return bound, float(match.group(1).rstrip("."))
+    return bound, None
+
+
+#: At most this many builds while a derived ``max_delay`` grows (10 ms doubled 11 times: 20 s).
+_MAX_BUILDS = 12
 
 
 def _describe(proxy) -> dict:
@@ -165,14 +196,18 @@ def _seed_tvb_noise(tvb, seeds) -> None:
         tvb.integrator.noise.random_stream = np.random.RandomState(seeds["tvb_noise"])
 
 
-def build_regions(backend, build_region, plan, labels) -> dict:
+def build_regions(backend, build_region, plan, labels, max_delay=None) -> dict:
     """Call the user's builder once per spiking region, each with its own ``NumpyRNG``.
 
     What the builder made is checked right after: the receptor type and the
-    delays of every projection.
+    delays of every projection.  ``max_delay``: the one the simulator was set
+    up with (default ``plan.max_delay``); a delay above it is an error naming
+    ``max_delay`` if the user gave it, else :class:`DelayAboveMaxDelay`, on
+    which :class:`CoSimulation` sets the simulator up again with a larger one.
     """
     from pyNN.random import NumpyRNG
 
+    max_delay = plan.max_delay if max_delay is None else max_delay
     regions = {}
     for slot, idx in enumerate(plan.spiking_regions):
         rng = NumpyRNG(seed=plan.seeds["regions"][slot])
@@ -189,18 +224,27 @@ def build_regions(backend, build_region, plan, labels) -> dict:
                     "with PyNN's standard models.") from exc
             raise
         except Exception as exc:
-            if _is_delay_error(exc):
-                name = next((getattr(e, "projection_name", None) for e in _chain(exc)
-                             if getattr(e, "projection_name", None)), "?")
-                raise delay_error(name, str(_chain(exc)[-1]).strip(),
-                                  idx, labels[idx], plan.min_delay, plan.spiking_dt) from exc
-            raise
+            refused = _refused_delay(exc)
+            if refused is None:
+                raise
+            name = next((getattr(e, "projection_name", None) for e in _chain(exc)
+                         if getattr(e, "projection_name", None)), "?")
+            bound, delay = refused
+            if bound == "max_delay" and not plan.max_delay_given:
+                raise DelayAboveMaxDelay(delay, name, idx, labels[idx]) from exc
+            if bound == "max_delay":
+                raise max_delay_error(name, delay if delay is not None else
+                                      str(_chain(exc)[-1]).strip(), idx, labels[idx],
+                                      max_delay) from exc
+            raise delay_error(name, str(_chain(exc)[-1]).strip(),
+                              idx, labels[idx], plan.min_delay, plan.spiking_dt) from exc
         regions[idx] = check_built_region(built, idx)
         check_cell_types(backend, regions[idx], made, idx, labels[idx])
         check_receptor_guesses(guessed, idx, labels[idx])
         if not getattr(backend, "refuses_short_delays", False):  # else refused when made
             check_delays(made, idx, labels[idx], plan.min_delay, plan.spiking_dt,
-                         getattr(backend, "projection_delays", None))
+                         getattr(backend, "projection_delays", None),
+                         max_delay=max_delay if plan.max_delay_given else None)
     _check_populations(plan, regions, labels)
     return regions
 
@@ -244,22 +288,71 @@ def _check_tvb_states(engine, window, t0, dt) -> None:
             "large dt, coupling G or noise, or a NaN in the initial conditions or parameters).")
 
 
+class _RateSpan:
+    """The spike counts of every population over the last windows that cover ``span`` steps.
+
+    One count vector per window is kept while the windows after it still
+    cover the span, with their running sum: per window, O(populations)
+    amortised, whatever the span.  Counts and steps are integers, so the sum
+    stays exact over any number of windows and ``run`` calls.
+    """
+
+    def __init__(self, keys, sizes, span_steps):
+        self.keys, self.sizes, self.span = list(keys), np.asarray(sizes, dtype=float), span_steps
+        self.windows = collections.deque()  # (first step, steps, counts)
+        self.counts = np.zeros(len(self.keys), dtype=np.int64)
+        self.steps = 0
+
+    def add(self, first, steps, counts) -> bool:
+        """Add a window; True once the windows kept cover the span."""
+        self.windows.append((first, steps, counts))
+        self.counts += counts
+        self.steps += steps
+        while self.steps - self.windows[0][1] >= self.span:
+            _, old_steps, old_counts = self.windows.popleft()
+            self.counts -= old_counts
+            self.steps -= old_steps
+        return self.steps >= self.span
+
+
 def _check_runaway(cosim, window_spikes, t0, n_steps) -> None:
-    """A population above ``max_rate`` over the window stops the run."""
-    if not math.isfinite(cosim.plan.max_rate):
+    """A population above ``max_rate`` on average over the last ``max_rate_span`` ms stops the run.
+
+    Checked from the window at which the co-simulation has run the span; each
+    window's spikes are added to the population's last span of windows (a
+    window is kept while those after it do not cover the span, so the span
+    averaged over is the shortest run of whole windows that covers it).
+    """
+    plan = cosim.plan
+    if not math.isfinite(plan.max_rate) or not window_spikes:
         return
-    span = n_steps * cosim.dt
-    for (slot, name), times in window_spikes.items():
+    track = cosim._rate_span
+    if track is None:
+        keys = list(window_spikes)
+        sizes = [cosim.regions[cosim.spiking_regions[slot]].populations[name].size
+                 for slot, name in keys]
+        track = cosim._rate_span = _RateSpan(keys, sizes,
+                                             max(1, int(math.ceil(plan.max_rate_span / cosim.dt
+                                                                  - 1e-9))))
+    counts = np.fromiter((len(window_spikes[key]) for key in track.keys), dtype=np.int64,
+                         count=len(track.keys))
+    if not track.add(int(round(t0 / cosim.dt)), n_steps, counts):
+        return
+    rates = 1000.0 * track.counts / (track.sizes * track.steps * cosim.dt)
+    worst = int(np.argmax(rates))
+    if rates[worst] > plan.max_rate:
+        slot, name = track.keys[worst]
         idx = cosim.spiking_regions[slot]
-        rate = 1000.0 * len(times) / (cosim.regions[idx].populations[name].size * span)
-        if rate > cosim.plan.max_rate:
-            raise NumericalError(
-                f"population {name} of region {idx} ({cosim.engine.region_labels[idx]}) fired "
-                f"at {rate:.1f} Hz between t = {t0:g} and {t0 + span:g} ms, above "
-                f"max_rate={cosim.plan.max_rate:g} Hz. Likely cause: runaway excitation (too "
-                "strong excitatory or input weights, too weak inhibition), or a cell model the "
-                "simulator integrates unstably at this time step (docs/backends.md, upstream "
-                "defects); raise max_rate if the rate is intended.")
+        start = track.windows[0][0] * cosim.dt
+        end = t0 + n_steps * cosim.dt
+        raise NumericalError(
+            f"population {name} of region {idx} ({cosim.engine.region_labels[idx]}) fired "
+            f"at {rates[worst]:.1f} Hz on average between t = {start:g} and {end:g} ms (the "
+            f"last {end - start:g} ms; max_rate_span={plan.max_rate_span:g} ms), above "
+            f"max_rate={plan.max_rate:g} Hz. Likely cause: runaway excitation (too "
+            "strong excitatory or input weights, too weak inhibition), or a cell model the "
+            "simulator integrates unstably at this time step (docs/backends.md, upstream "
+            "defects); raise max_rate if the rate is intended.")
 
 
 def _progress_bar(progress, total):
@@ -327,7 +420,12 @@ class CoSimulation:
         TVB region indices replaced by spiking networks.
     build_region : callable
         ``build_region(sim, region_index, label, rng) -> SpikingRegion``: plain
-        PyNN code, called once per spiking region.
+        PyNN code, called once per spiking region, or again for every region
+        after the simulator is set up anew: with a derived ``max_delay``
+        (below), a builder that makes a delay the simulator refuses as longer
+        than ``max_delay`` (NEST, the ANNarchy adapter) is run again, from the
+        same seeds, once the simulator is set up with a larger one.  So a
+        builder should not count on being called only once.
     to_spiking, to_tvb : sequence of proxies
         The interfaces (see :mod:`pynn_multiscale.proxies`).
     sync_interval : float, optional
@@ -365,10 +463,33 @@ class CoSimulation:
         connection delays are shortened by s, so the default interval is at
         most half the shortest delay between two spiking regions; no
         connection delay falls below the interval (docs/proxies.md).
+    max_delay : float, optional
+        The spiking simulator's maximum delay (ms), passed to ``sim.setup``.
+        None (default): derived.  It starts at PyNN's 10 ms, or more to cover
+        the proxies' and links' delays; if a builder makes a longer delay that
+        the simulator refuses (NEST, the ANNarchy adapter), the simulator is
+        set up again with twice the value, or the refused delay plus a step
+        if that is more, and the builders are run again.  It is not set huge
+        from the start because NEST's buffers grow with it (each neuron keeps
+        ``max_delay`` of future input per receptor).  PyNN's Brian2 and
+        NEURON backends deliver longer delays whatever ``max_delay`` says.
+        Given: every delay must be at most this long (checked on every
+        backend; the error names ``max_delay``).  The value used is
+        :attr:`max_delay` and ``metadata()["max_delay_ms"]``.
     max_rate : float
-        A population whose mean rate over a window exceeds this (Hz) stops
-        the run with :class:`~pynn_multiscale.errors.NumericalError`: a
-        runaway network.  ``inf`` disables the check.
+        A population whose mean rate over the last ``max_rate_span`` ms
+        exceeds this (Hz) stops the run with
+        :class:`~pynn_multiscale.errors.NumericalError`: a runaway network.
+        ``inf`` disables the check.
+    max_rate_span : float
+        The span (ms) of that mean, 50 ms by default: longer than a
+        synchronous burst (a few ms, e.g. 555 Hz over one 3.6 ms window in
+        tvb-multiscale's Wilson-Cowan example, normal for the model) and
+        than one cycle of any oscillation above 20 Hz, so neither stops a
+        run; short enough that a runaway is stopped after 50 ms of simulated
+        time.  A population is checked once the co-simulation has run the
+        span (across ``run`` calls), over the shortest run of whole windows
+        that covers it.
     progress : bool, optional
         Show a progress bar (it appears after 3 s).  Default: when stderr is
         a terminal.
@@ -386,6 +507,21 @@ class CoSimulation:
         spiking simulator, weighted from the connectome and delayed by its
         tract delays; TVB then does not couple those pairs
         (:mod:`pynn_multiscale.links`).
+    replace : bool
+        NEST, Brian2, NEURON and the ANNarchy adapter keep their network in
+        global state, so one process holds at most one open co-simulation
+        per simulator.  An earlier one that nothing refers to any more is
+        closed when this one is created, with a
+        :class:`~pynn_multiscale.errors.StaleCoSimulationWarning`; one that
+        is still referenced makes this one fail with
+        :class:`~pynn_multiscale.errors.KernelInUseError`, unless
+        ``replace=True``: then the earlier one is closed (with the same
+        warning) and refuses ``run()`` from then on.  In a notebook, a cell
+        ``cosim = CoSimulation(..., replace=True)`` can be run again: while
+        the new object is built, the name ``cosim`` still refers to the old
+        one, so only ``replace`` can tell that it is to go.  ``with
+        CoSimulation(...)`` or :meth:`close` release the simulator without
+        either.
 
     Examples
     --------
@@ -403,8 +539,13 @@ class CoSimulation:
                  sync_interval: float | None = None, seed: int | None = None,
                  spiking_timestep: float | None = None, min_delay: float | None = None,
                  max_rate: float = 500.0, coupling_mode: str = "tvb",
-                 progress: bool | None = None, pipeline: bool = False, links=None):
+                 progress: bool | None = None, pipeline: bool = False, links=None,
+                 replace: bool = False, max_delay: float | None = None,
+                 max_rate_span: float = 50.0):
         backend = get_backend(sim)
+        if not isinstance(replace, (bool, np.bool_)):
+            raise ConfigurationTypeError(bad_value("replace", replace, "True or False",
+                                                   "pass replace=True or replace=False"))
         regions, to_spiking, to_tvb = _check_inputs(tvb, backend, spiking_regions, build_region,
                                                      to_spiking, to_tvb)
         if links and backend.sim is None:
@@ -422,7 +563,8 @@ class CoSimulation:
         #: The checked, derived configuration (:class:`~pynn_multiscale.plan.Plan`).
         self.plan = plan = make_plan(
             engine, to_spiking, to_tvb, seeds, sync_interval=sync_interval,
-            spiking_timestep=spiking_timestep, min_delay=min_delay, max_rate=max_rate,
+            spiking_timestep=spiking_timestep, min_delay=min_delay, max_delay=max_delay,
+            max_rate=max_rate, max_rate_span=max_rate_span,
             coupling_mode=coupling_mode, pipeline=pipeline,
             link_delays=[w.delay for w in self.wires])
         self.tvb, self.backend, self.engine = tvb, backend, engine
@@ -440,22 +582,41 @@ class CoSimulation:
         self._proxy_previous = None  # the spiking regions' committed state before a window
         self._started = self._closed = False
         self._broken = None  # why a run stopped early
+        self._rate_span = None  # the runaway check's last max_rate_span ms (_RateSpan)
         self._build_region_name = None if build_region is None else \
             f"{getattr(build_region, '__module__', '?')}.{getattr(build_region, '__qualname__', '?')}"
-        backend.setup(timestep=self.spiking_dt, min_delay=self.min_delay,
-                      seed=seeds["spiking_kernel"], max_delay=plan.max_delay)
-        try:
-            self._build(build_region)
-        except BaseException:
-            backend.finish()
-            self._closed = True
-            raise
+        guard = getattr(backend, "guard", None)  # one open co-simulation per global state
+        if guard is not None:
+            guard.make_room(replace=bool(replace))
+        #: The spiking simulator's ``max_delay`` (ms): the one given, or the one derived.
+        self.max_delay = plan.max_delay
+        for builds in range(1, _MAX_BUILDS + 1):
+            backend.setup(timestep=self.spiking_dt, min_delay=self.min_delay,
+                          seed=seeds["spiking_kernel"], max_delay=self.max_delay)
+            if guard is not None:
+                guard.attach(backend, self)
+            try:
+                self._build(build_region)
+                break
+            except DelayAboveMaxDelay as exc:  # derived max_delay: set up again, larger
+                backend.finish()
+                if builds == _MAX_BUILDS or (exc.delay is not None
+                                             and not math.isfinite(exc.delay)):
+                    self._closed = True
+                    raise max_delay_error(exc.projection, exc.delay, exc.region_index,
+                                          exc.label, self.max_delay,
+                                          f"derived, after {builds} builds") from exc
+                self.max_delay = grown_max_delay(self.max_delay, exc.delay, self.spiking_dt)
+            except BaseException:
+                backend.finish()
+                self._closed = True
+                raise
 
     def _build(self, build_region):
         """Build the regions, bind every proxy, and count every population's spikes."""
         if self.backend.sim is not None and self.spiking_regions:
             self.regions = build_regions(self.backend, build_region, self.plan,
-                                         self.engine.region_labels)
+                                         self.engine.region_labels, self.max_delay)
             if self.wires:
                 check_link_populations(self.links, self.regions, self.engine.region_labels)
                 #: The links' projections, one per wire.
@@ -639,8 +800,10 @@ class CoSimulation:
             "tvb_model": type(model).__name__,
             "tvb_model_parameters": params,
             "min_delay_ms": self.min_delay,
+            "max_delay_ms": self.max_delay,
             "coupling_mode": plan.coupling_mode,
             "max_rate_hz": plan.max_rate if math.isfinite(plan.max_rate) else None,
+            "max_rate_span_ms": plan.max_rate_span,
             "build_region": self._build_region_name,
             "tvb": _tvb_description(self.tvb, self.engine.n_regions),
             "to_spiking": [_describe(p) for p in plan.to_spiking],

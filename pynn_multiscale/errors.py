@@ -35,6 +35,15 @@ class KernelInUseError(PynnMultiscaleError, RuntimeError):
     """A simulator kernel that allows one network per process is already in use."""
 
 
+class StaleCoSimulationWarning(UserWarning):
+    """An earlier co-simulation on a simulator with global state was closed by a new one.
+
+    Either nothing referred to it any more (e.g. a notebook cell that creates a
+    ``CoSimulation`` without ``with`` or ``close()`` was run again), or the new one
+    was created with ``replace=True``.  A ``UserWarning``, so it is shown by default.
+    """
+
+
 class MissingDependency(ConfigurationError, ImportError):
     """An optional dependency of a feature (a simulator, Dask, NESTML) is not installed."""
 

@@ -46,6 +46,10 @@ class Plan:
     coupling_mode: str
     pipeline: bool
     max_rate: float
+    #: True when the user gave ``max_delay``; else it may grow while building (:func:`grown_max_delay`).
+    max_delay_given: bool = False
+    #: The span (ms) over which a population's mean rate is compared with ``max_rate``.
+    max_rate_span: float = 50.0
 
     @property
     def sync_interval(self) -> float:
@@ -193,6 +197,77 @@ def check_max_rate(max_rate) -> float:
     return float(max_rate)
 
 
+def check_max_rate_span(max_rate_span) -> float:
+    """A positive, finite span in ms (the runaway check's averaging span)."""
+    if isinstance(max_rate_span, bool) or not isinstance(max_rate_span, (int, float)):
+        raise ConfigurationTypeError(bad_value(
+            "max_rate_span", max_rate_span, "a positive number of ms",
+            "pass e.g. 50.0 (the default)"))
+    return _positive_ms("max_rate_span", max_rate_span, "pass e.g. 50.0 (the default)")
+
+
+#: Where a derived ``max_delay`` starts: PyNN's default (connectome delays can be longer).
+DEFAULT_MAX_DELAY = 10.0
+
+
+def check_max_delay(max_delay, min_delay, delays, spiking_dt) -> float:
+    """The user's ``max_delay``, checked, or where a derived one starts.
+
+    Derived (None): PyNN's 10 ms, or more to cover the proxies' and links'
+    delays (each plus one spiking step) and ``min_delay``; building may raise
+    it further (:func:`grown_max_delay`).  Given: a number of ms, at least
+    ``min_delay`` and every proxy or link delay.
+
+    Examples
+    --------
+    >>> check_max_delay(None, 1.5, [1.5, 12.0], 0.1)
+    12.1
+    >>> check_max_delay(40.0, 1.5, [1.5], 0.1)
+    40.0
+    """
+    if max_delay is None:
+        return float(max([DEFAULT_MAX_DELAY, min_delay] + [d + spiking_dt for d in delays]))
+    fix = "pass a larger max_delay, or max_delay=None to derive it from the network's delays"
+    if isinstance(max_delay, bool) or not isinstance(max_delay, (int, float, np.number)):
+        raise ConfigurationTypeError(bad_value(
+            "max_delay", max_delay, "a number of ms (or None to derive it)",
+            "pass e.g. max_delay=50.0, or max_delay=None"))
+    if not math.isfinite(max_delay) or max_delay <= 0:
+        raise ConfigurationError(bad_value(
+            "max_delay", max_delay, "a positive, finite number of ms (or None to derive it)",
+            fix))
+    if max_delay < min_delay - EPS:
+        raise ConfigurationError(bad_value(
+            "max_delay", max_delay, f"at least min_delay ({min_delay} ms)", fix))
+    if delays and max(delays) > max_delay + EPS:
+        raise ConfigurationError(bad_value(
+            "max_delay", max_delay,
+            f"at least the longest proxy or link delay ({max(delays)} ms)", fix))
+    return float(max_delay)
+
+
+def grown_max_delay(current: float, refused: float | None, spiking_dt: float) -> float:
+    """The next derived ``max_delay`` after the simulator refused a delay above ``current``.
+
+    Twice ``current``, or the refused delay plus one spiking step if that is
+    more, on whole spiking steps: a builder whose delays reach D is built at
+    most about log2(D / 10 ms) + 1 times, and the simulator's buffers, which
+    grow with ``max_delay`` (NEST's ring buffers hold ``max_delay`` of input
+    per neuron and receptor), are at most about twice what D needs.
+
+    Examples
+    --------
+    >>> grown_max_delay(10.0, 40.0, 0.1), grown_max_delay(10.0, 12.0, 0.1)
+    (40.1, 20.0)
+    >>> grown_max_delay(10.0, None, 0.1)
+    20.0
+    """
+    target = 2.0 * current
+    if refused is not None and math.isfinite(refused):
+        target = max(target, refused + spiking_dt)
+    return round(math.ceil(target / spiking_dt - 1e-9) * spiking_dt, 12)
+
+
 def check_coupling_mode(coupling_mode: str, tvb, to_spiking) -> None:
     if coupling_mode not in ("tvb", "spiking"):
         raise ConfigurationError(bad_value("coupling_mode", coupling_mode, "'tvb' or 'spiking'",
@@ -305,8 +380,8 @@ def check_min_delay(min_delay, delays, n_sync, dt, spiking_dt) -> float:
 
 
 def make_plan(engine, to_spiking, to_tvb, seeds, *, sync_interval=None,
-              spiking_timestep=None, min_delay=None, max_rate=500.0, coupling_mode="tvb",
-              pipeline=False, link_delays=()) -> Plan:
+              spiking_timestep=None, min_delay=None, max_delay=None, max_rate=500.0,
+              max_rate_span=50.0, coupling_mode="tvb", pipeline=False, link_delays=()) -> Plan:
     """Check the options against the configured TVB side and derive the rest (no simulator).
 
     ``to_spiking`` and ``to_tvb`` are lists already checked with
@@ -321,15 +396,17 @@ def make_plan(engine, to_spiking, to_tvb, seeds, *, sync_interval=None,
     dt = engine.dt
     spiking_dt = check_spiking_timestep(dt, spiking_timestep)
     max_rate = check_max_rate(max_rate)
+    max_rate_span = check_max_rate_span(max_rate_span)
     check_coupling_mode(coupling_mode, tvb, to_spiking)
     pipeline = check_pipeline(pipeline, tvb, to_tvb, coupling_mode, regions)
     n_sync = sync_steps(engine, sync_interval, coupling_mode, pipeline)
     delays = proxy_delays(tvb, to_spiking, regions, coupling_mode, n_sync, dt, spiking_dt)
     delays += [float(d) for d in link_delays]
+    min_delay = check_min_delay(min_delay, delays, n_sync, dt, spiking_dt)
     return Plan(spiking_regions=tuple(regions), to_spiking=tuple(to_spiking),
                 to_tvb=tuple(to_tvb), dt=dt, spiking_dt=spiking_dt, n_sync=n_sync,
-                min_delay=check_min_delay(min_delay, delays, n_sync, dt, spiking_dt),
-                # PyNN's default max_delay is 10 ms; connectome delays can be longer
-                max_delay=max([10.0] + [d + spiking_dt for d in delays]),
+                min_delay=min_delay,
+                max_delay=check_max_delay(max_delay, min_delay, delays, spiking_dt),
                 seeds=seeds, coupling_mode=coupling_mode,
-                pipeline=bool(pipeline), max_rate=max_rate)
+                pipeline=bool(pipeline), max_rate=max_rate,
+                max_delay_given=max_delay is not None, max_rate_span=max_rate_span)

@@ -218,6 +218,34 @@ def delay_error(name: str, smallest, region_index: int, label: str, min_delay: f
         "shortest synaptic delay> to CoSimulation"))
 
 
+def max_delay_error(name: str, longest, region_index: int, label: str,
+                    max_delay: float, how: str = "given to CoSimulation") -> ConfigurationError:
+    """The one error for a projection delay above ``max_delay`` (one the user gave)."""
+    at_least = f" (at least {longest:g} ms)" if isinstance(longest, float) else ""
+    return ConfigurationError(bad_value(
+        f"delay of Projection {name!r}", longest,
+        f"delays of at most max_delay ({max_delay:g} ms, {how}) in every "
+        f"projection that build_region makes (region {region_index} ({label})); this one is "
+        "longer", f"pass a larger max_delay{at_least} to CoSimulation" + (
+            ", or max_delay=None to derive it from the delays the builders make"
+            if how == "given to CoSimulation" else "")))
+
+
+class DelayAboveMaxDelay(Exception):
+    """A builder made a delay above a derived ``max_delay``: set up again with a larger one.
+
+    Raised by :func:`~pynn_multiscale.cosim.build_regions` and caught by
+    :class:`~pynn_multiscale.CoSimulation`, never seen by the user.
+    ``delay``: the refused delay (ms) when the simulator said it, else None.
+    """
+
+    def __init__(self, delay, projection: str, region_index: int, label: str):
+        super().__init__(f"delay {delay} ms of Projection {projection!r} in region "
+                         f"{region_index} ({label}) is above max_delay")
+        self.delay, self.projection = delay, projection
+        self.region_index, self.label = region_index, label
+
+
 def connection_values(proj, name: str) -> np.ndarray:
     """Every connection's ``name`` (e.g. "delay") of a PyNN Projection, flat.
 
@@ -232,8 +260,13 @@ def connection_values(proj, name: str) -> np.ndarray:
 
 
 def check_delays(projections, region_index: int, label: str, min_delay: float,
-                 spiking_dt: float, delays_of=None) -> None:
+                 spiking_dt: float, delays_of=None, max_delay: float | None = None) -> None:
     """Every delay of every projection is at least ``min_delay``, checked the same on every backend.
+
+    And at most ``max_delay`` when the user gave one: PyNN's Brian2 and
+    NEURON backends deliver a longer delay regardless (tried: a 40 ms delay
+    with ``max_delay=10`` arrives 40 ms later on both), so a given bound is
+    checked here, as NEST and the ANNarchy adapter refuse it when made.
 
     NEST and the ANNarchy adapter refuse such a delay when the projection is
     made (the builder's error is then reported with :func:`delay_error`, and
@@ -249,3 +282,7 @@ def check_delays(projections, region_index: int, label: str, min_delay: float,
             name = proj.label or f"{proj.pre.label} -> {proj.post.label}"
             raise delay_error(name, float(delays.min()), region_index, label, min_delay,
                               spiking_dt)
+        if max_delay is not None and delays.size and \
+                delays.max() > max_delay + 1e-9 * spiking_dt:
+            name = proj.label or f"{proj.pre.label} -> {proj.post.label}"
+            raise max_delay_error(name, float(delays.max()), region_index, label, max_delay)

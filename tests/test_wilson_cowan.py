@@ -182,7 +182,7 @@ def _nest_transfer(levels, variable="E", bg_scale=1.0):
                               params={"bg_rate": wc.NETWORK_PARAMS["bg_rate"] * bg_scale})
     values = transfer.spiking_transfer(
         sim, wc.tvb_simulator, build, wc.default_to_spiking(), wc.default_to_tvb(), levels,
-        variable, DURATION, TRANSIENT, SEEDS, max_rate=wc.MAX_RATE)
+        variable, DURATION, TRANSIENT, SEEDS)
     return values.tolist()
 
 
@@ -280,7 +280,7 @@ def _whole_brain(G, seed=1):
     tvb = wc.tvb_simulator(G=G)
     with pm.CoSimulation(tvb, sim, spiking_regions=REGIONS, build_region=wc.build_spiking_region,
                          to_spiking=wc.default_to_spiking(), to_tvb=wc.default_to_tvb(),
-                         seed=seed, max_rate=wc.MAX_RATE) as cosim:
+                         seed=seed) as cosim:
         result = cosim.run(WB_DURATION)
     return {region: binned_rates(result, region, "E", WB_TRANSIENT, WB_DURATION).tolist()
             for region in REGIONS}
@@ -321,7 +321,7 @@ def _nodes_to_tvb(G):
 
     with pm.CoSimulation(wc.tvb_simulator(G=G, nsig=0.0), sim, spiking_regions=REGIONS,
                          build_region=wc.build_spiking_region, to_spiking=wc.default_to_spiking(),
-                         to_tvb=wc.default_to_tvb(), seed=1, max_rate=wc.MAX_RATE) as cosim:
+                         to_tvb=wc.default_to_tvb(), seed=1) as cosim:
         result = cosim.run(WB_DURATION)
     control, weights = replayed_control(wc.tvb_simulator(G=G, nsig=0.0), REGIONS,
                                         {"E": 0.0, "I": 0.0}, WB_DURATION)

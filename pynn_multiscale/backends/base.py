@@ -28,13 +28,16 @@ backend's ``add_*`` method returned; only that backend reads it.
 
 from __future__ import annotations
 
+import gc
 import os
+import warnings
+import weakref
 from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import KernelInUseError
+from ..errors import KernelInUseError, StaleCoSimulationWarning
 
 
 #: The environment variable naming the directory of the backends' caches on disk
@@ -203,26 +206,84 @@ class GlobalStateGuard:
 
     ``check`` at the start of ``setup`` (refused while another backend is
     not finished), ``claim`` once ``setup`` has succeeded, ``release`` in
-    ``finish``.
+    ``finish``.  The guard holds the owning backend itself (so it can finish
+    it) and the :class:`~pynn_multiscale.CoSimulation` that uses it only
+    through a weak reference (``attach``), so it can tell an open
+    co-simulation that nothing refers to any more from one the user holds.
+    :meth:`make_room`, called by a new co-simulation before its ``setup``,
+    closes the first kind with a :class:`StaleCoSimulationWarning` (and the
+    second kind only when asked to, ``replace=True``); otherwise the new one
+    is refused with :class:`KernelInUseError`.
     """
 
     def __init__(self, state: str, simulator: str):
         self.state, self.simulator = state, simulator
         self.owner = None
+        self._user = None  # weak reference to the CoSimulation using the owner, or None
+
+    def _open(self) -> bool:
+        return self.owner is not None and not self.owner._finished
 
     def check(self) -> None:
-        if self.owner is not None and not self.owner._finished:
+        if self._open():
             raise KernelInUseError(
                 f"{self.state} is global and another CoSimulation on {self.simulator} is still "
                 "open in this process. Fix: close it first (cosim.close(), or use 'with "
-                "CoSimulation(...)'), or run the second one in another process.")
+                "CoSimulation(...)'), pass replace=True to the new CoSimulation to close the "
+                "earlier one (e.g. when re-running a notebook cell), or run the second one in "
+                "another process.")
 
     def claim(self, backend) -> None:
         self.owner = backend
+        self._user = None
+
+    def attach(self, backend, cosim) -> None:
+        """``cosim`` uses ``backend`` (the owner): known weakly, so it can become garbage."""
+        if self.owner is backend:
+            self._user = weakref.ref(cosim)
 
     def release(self, backend) -> None:
         if self.owner is backend:
             self.owner = None
+            self._user = None
+
+    def make_room(self, replace: bool = False, stacklevel: int = 3) -> None:
+        """Before a new co-simulation sets the simulator up: close an earlier one if allowed.
+
+        An earlier open co-simulation that is garbage (its weak reference is
+        dead, after one ``gc.collect()``, since a co-simulation can sit in a
+        reference cycle) has its backend finished; with ``replace`` one that is
+        still referenced is closed too (:meth:`CoSimulation.close`, so it
+        refuses to run afterwards).  Either way with a
+        :class:`StaleCoSimulationWarning`.  Otherwise, while one is open,
+        :class:`KernelInUseError` (:meth:`check`).
+        """
+        if not self._open():
+            return
+        ref = self._user
+        if ref is not None and ref() is not None:
+            gc.collect()
+        if ref is not None and ref() is None:
+            warnings.warn(
+                f"An earlier CoSimulation on {self.simulator} was still open but no longer "
+                "referenced; it has been closed so that this one can use "
+                f"{self.state}. Use 'with CoSimulation(...)' or call close() to release it "
+                "yourself.", StaleCoSimulationWarning, stacklevel=stacklevel)
+            self.owner.finish()
+            return
+        if not replace:
+            self.check()
+            return
+        earlier = ref() if ref is not None else None
+        warnings.warn(
+            f"An earlier CoSimulation on {self.simulator} was still open; it has been closed "
+            "because replace=True (it refuses run() from now on). Use 'with "
+            "CoSimulation(...)' or call close() to release it yourself.",
+            StaleCoSimulationWarning, stacklevel=stacklevel)
+        if earlier is not None:
+            earlier.close()
+        if self._open():  # a backend set up outside a CoSimulation, or close() left it open
+            self.owner.finish()
 
 
 def setup_arguments(timestep: float, min_delay: float, max_delay: float | None = None,

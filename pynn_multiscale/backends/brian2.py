@@ -205,6 +205,8 @@ class Brian2Backend:
     """The Brian2 backend (see the module docstring)."""
 
     name = "brian2"
+    #: The process-wide guard of the simulator's global state (CoSimulation asks it to make room).
+    guard = _GUARD
     #: Cell types refused in a region, and why (upstream defects, docs/backends.md).
     refused_cell_types = {
         "HH_cond_exp": "PyNN's Brian2 HH_cond_exp has a threshold (v > -40 mV) without "

@@ -93,6 +93,8 @@ class NestBackend(WindowLoop):
     """The NEST backend (see the module docstring)."""
 
     name = "nest"
+    #: The process-wide guard of the simulator's global state (CoSimulation asks it to make room).
+    guard = _GUARD
 
     #: NEST refuses a delay below min_delay when a projection is made, so the build
     #: skips its own check (reading every delay back through PyNN costs 1.3 s a W1 region).
@@ -133,6 +135,9 @@ class NestBackend(WindowLoop):
     # ----------------------------------------------------------- lifecycle
     def setup(self, timestep, min_delay, seed, max_delay=None):
         _GUARD.check()
+        # a backend may be set up again once finished (a derived max_delay that grows)
+        self._finished = False
+        self._sources, self._recorders, self._all_recorders = [], [], None
         self.sim.setup(**setup_arguments(timestep, min_delay, max_delay, rng_seed=seed))
         self.nest.set_verbosity("M_ERROR")
         _GUARD.claim(self)

@@ -105,6 +105,8 @@ class NeuronBackend:
     """The NEURON backend (see the module docstring)."""
 
     name = "neuron"
+    #: The process-wide guard of the simulator's global state (CoSimulation asks it to make room).
+    guard = _GUARD
 
     def __init__(self, sim):
         from neuron import h

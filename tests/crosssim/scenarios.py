@@ -361,7 +361,7 @@ def _own_pair_pieces(pair, size):
 
         return (functools.partial(m.tvb_simulator, nsig=0.0),
                 functools.partial(m.build_spiking_region, **size), m.default_to_spiking(G=1.0),
-                m.default_to_tvb(), m.long_range_input, mean_of("Rin_e"), dict(max_rate=2000.0))
+                m.default_to_tvb(), m.long_range_input, mean_of("Rin_e"), {})
     if pair == "montbrio_qif":
         from pynn_multiscale.models import montbrio_qif as m
 
@@ -384,7 +384,7 @@ def _own_pair_pieces(pair, size):
 
         return (m.tvb_simulator, functools.partial(m.build_spiking_region, **size),
                 m.default_to_spiking(), m.default_to_tvb(), transfer.constant_coupling,
-                mean_of("E"), dict(max_rate=m.MAX_RATE))
+                mean_of("E"), {})
     if pair == "adex":
         from pynn_multiscale.models import adex as m
 

@@ -212,12 +212,18 @@ class Projection:
                 raise ConfigurationError(bad_value(
                     "weight", float(weights.min()), "weights >= 0 (the receptor type sets the "
                     "sign, except inhibitory current-based synapses)", "pass abs(weight)"))
-            if delays.min() < state.min_delay - 1e-9 or delays.max() > state.max_delay + 1e-9:
-                raise ConfigurationError(bad_value(
-                    "delay", float(delays.min() if delays.min() < state.min_delay else
-                                   delays.max()),
+            short = delays.min() < state.min_delay - 1e-9
+            if short or delays.max() > state.max_delay + 1e-9:
+                value = float(delays.min() if short else delays.max())
+                error = ConfigurationError(bad_value(
+                    "delay", value,
                     f"delays within [min_delay, max_delay] = [{state.min_delay:g}, "
                     f"{state.max_delay:g}] ms", "pass a delay in that range, or change setup()"))
+                # the bound this delay is outside of, for the co-simulation's own message
+                # (and, for max_delay, to set up again with a larger one when it is derived)
+                error.delay_bound = "min_delay" if short else "max_delay"
+                error.delay_value = value
+                raise error
 
     def __len__(self):
         return int(self._pre_index.size)

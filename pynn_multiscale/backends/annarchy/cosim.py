@@ -121,6 +121,8 @@ class AnnarchyBackend(WindowLoop):
     """The ANNarchy backend (see the module docstring)."""
 
     name = "annarchy"
+    #: The process-wide guard of the simulator's global state (CoSimulation asks it to make room).
+    guard = _GUARD
     #: The adapter's Projection refuses a delay outside [min_delay, max_delay] when made.
     refuses_short_delays = True
     #: Poisson sources per target neuron of a rate proxy, each at 1/K of the rate: ANNarchy's
@@ -142,6 +144,9 @@ class AnnarchyBackend(WindowLoop):
 
     def setup(self, timestep, min_delay, seed, max_delay=None):
         _GUARD.check()
+        # a backend may be set up again once finished (a derived max_delay that grows)
+        self._finished = False
+        self._sources, self._currents = [], []
         self.sim.setup(timestep=timestep, min_delay=min_delay, max_delay=max_delay,
                        rng_seed=seed)
         self._dt = float(timestep)
