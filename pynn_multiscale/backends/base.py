@@ -304,6 +304,41 @@ def setup_arguments(timestep: float, min_delay: float, max_delay: float | None =
     return kwargs
 
 
+class Trains:
+    """A population's spike trains for one window, held flat: a sequence of ``n`` arrays.
+
+    ``trains[i]`` is neuron ``i``'s sorted spike times (ms), as a list of
+    arrays would give; backends that can take all spikes at once read
+    :attr:`times` and :attr:`neurons` (sorted by neuron, then time) instead.
+
+    Examples
+    --------
+    >>> trains = Trains(np.array([3.0, 1.0, 2.0]), np.array([2, 0, 2]), 3)
+    >>> [t.tolist() for t in trains]
+    [[1.0], [], [2.0, 3.0]]
+    """
+
+    def __init__(self, times, neurons, n: int):
+        times = np.asarray(times, dtype=float)
+        neurons = np.asarray(neurons, dtype=np.int64)
+        order = np.lexsort((times, neurons))
+        self.times, self.neurons, self.n = times[order], neurons[order], int(n)
+        self.bounds = np.searchsorted(self.neurons, np.arange(self.n + 1))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i):
+        if not -self.n <= i < self.n:
+            raise IndexError(i)
+        i %= self.n
+        return self.times[self.bounds[i]:self.bounds[i + 1]]
+
+    def __iter__(self):
+        bounds, times = self.bounds.tolist(), self.times
+        return (times[a:b] for a, b in zip(bounds[:-1], bounds[1:]))
+
+
 def step_of(times, t0: float, dt: float, tolerance: float = 1e-9) -> np.ndarray:
     """The step ``k`` (from 1) of each time in ``(t0 + (k-1)*dt, t0 + k*dt]``.
 

@@ -44,8 +44,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import CapabilityError, ConfigurationError
-from .base import (GlobalStateGuard, WindowLoop, recorded_signal_names, setup_arguments,
-                   step_of)
+from .base import (GlobalStateGuard, Trains, WindowLoop, recorded_signal_names,
+                   setup_arguments, step_of)
 
 #: The kernel is global: at most one live backend per process.
 _GUARD = GlobalStateGuard("NEST's kernel", "NEST")
@@ -309,14 +309,33 @@ class NestBackend(WindowLoop):
         All generators are set in one kernel call.  Spikes falling in the same
         step become one time with a multiplicity.
         """
+        from nest import nestkernel_api
+
+        if isinstance(trains, Trains):
+            # flat: one unique over (neuron, step), and only the generators that spike now
+            # are set (the others hold past times only, which emit nothing more)
+            steps = np.maximum(step_of(trains.times, t0, dt), 1)
+            width = int(steps.max()) + 1 if steps.size else 1
+            keys, multiplicity = np.unique(trains.neurons * width + steps, return_counts=True)
+            if not keys.size:
+                return
+            cells, steps = keys // width, keys % width
+            spiking, first = np.unique(cells, return_index=True)
+            bounds = np.append(first, keys.size).tolist()
+            times = np.round(t0 + steps * dt, 10)
+            multiplicity = multiplicity.astype(int)
+            params = [{"spike_times": times[a:b], "spike_multiplicities": multiplicity[a:b]}
+                      for a, b in zip(bounds[:-1], bounds[1:])]
+            nodes = handle.nodes if spiking.size == len(handle.nodes) \
+                else handle.nodes[spiking.tolist()]
+            nestkernel_api.llapi_set_nc_status(nodes._datum, params)
+            return
         params = []
         for times in trains:
             steps, multiplicity = np.unique(np.maximum(step_of(times, t0, dt), 1),
                                             return_counts=True)
             params.append({"spike_times": np.round(t0 + steps * dt, 10),
                            "spike_multiplicities": multiplicity.astype(int)})
-        from nest import nestkernel_api
-
         nestkernel_api.llapi_set_nc_status(handle.nodes._datum, params)
 
     def add_current_source(self, population, delay=None):

@@ -9,6 +9,7 @@ import numpy as np
 
 from ._checks import check_name, check_transform, check_weight
 from .binding import ToSpikingBinding, ToSpikingProxy
+from .elephant_bulk import BulkTrains
 from ..errors import ConfigurationError, bad_value
 
 
@@ -232,15 +233,32 @@ class ElephantTrains(_SpikeInput):
                                              self.receptor_type) for pop in pops]
 
         stream = ctx.numpy_stream
+        if type(self).generate is ElephantTrains.generate:
+            # one generator per region: Elephant's processes drawn in bulk (elephant_bulk)
+            generators = [BulkTrains(self.process, self.correlation, pop.size) for pop in pops]
+
+            def draw(values, t0, slot):
+                return generators[slot].window(values, t0, dt)
+        else:  # a subclass's own trains
+
+            def draw(values, t0, slot):
+                return self.generate(values, t0, dt, pops[slot].size)
 
         def send_one(handle, values, t0, slot):
             with stream.active() if stream is not None else contextlib.nullcontext():
-                trains = self.generate(values, t0, dt, pops[slot].size)
+                trains = draw(values, t0, slot)
             backend.set_trains(handle, trains, t0, dt)
         return ToSpikingBinding(self, ctx, handles, send_one=send_one, require_nonneg=True)
 
     def generate(self, rates, t0, dt, n):
-        """``n`` spike trains (arrays of ms) over ``(t0, t0 + len(rates) * dt]``."""
+        """``n`` spike trains (arrays of ms) over ``(t0, t0 + len(rates) * dt]``, one Elephant call.
+
+        The reference: Elephant's own generator for one window, building a
+        ``neo.SpikeTrain`` per neuron (slow: the binding draws the same
+        processes in bulk, :mod:`~pynn_multiscale.proxies.elephant_bulk`).  A
+        subclass that overrides it (e.g. fixed trains for a test) is called
+        each window instead of the bulk generator.
+        """
         import neo
         import quantities as pq
         from elephant import spike_train_generation as stg
