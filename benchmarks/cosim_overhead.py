@@ -30,6 +30,7 @@ Usage::
 
     python benchmarks/cosim_overhead.py --simulator nest --duration 1000 --json
     python benchmarks/cosim_overhead.py --model jansen_rit --pipeline --json
+    python benchmarks/cosim_overhead.py --threads 2 --spike-precision on_grid --json
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def model_module(name):
 
 
 def make_model_cosim(sim, regions, neurons, seed, model, mode, log=None, min_delay=None,
-                     pipeline=False, sync_interval=None):
+                     pipeline=False, sync_interval=None, extras=None):
     """Any pair but W1's: its own TVB simulator, regions, proxies and CoSimulation keywords.
 
     ``min_delay=None`` is CoSimulation's default (the interval split under the
@@ -141,15 +142,16 @@ def make_model_cosim(sim, regions, neurons, seed, model, mode, log=None, min_del
                             to_spiking=module.default_to_spiking(**spec["to_spiking"](neurons)),
                             to_tvb=module.default_to_tvb(), seed=seed, progress=False,
                             coupling_mode=mode, pipeline=pipeline, sync_interval=sync_interval,
-                            min_delay=min_delay, **spec["cosim"](module))
+                            min_delay=min_delay, **spec["cosim"](module), **(extras or {}))
     return cosim, build
 
 
 def make_cosim(sim, regions, neurons, seed, kind, mode, log=None, min_delay=None,
-               pipeline=False, sync_interval=None, model="red_wong_wang"):
+               pipeline=False, sync_interval=None, model="red_wong_wang", extras=None):
+    """``extras``: more CoSimulation keywords (``threads``, ``setup_options``)."""
     if model != "red_wong_wang":
         return make_model_cosim(sim, regions, neurons, seed, model, mode, log, min_delay,
-                                pipeline, sync_interval)
+                                pipeline, sync_interval, extras)
     n_e, n_i = int(round(0.8 * neurons)), neurons - int(round(0.8 * neurons))
     tvb = rww.tvb_simulator()
 
@@ -171,7 +173,7 @@ def make_cosim(sim, regions, neurons, seed, kind, mode, log=None, min_delay=None
                             to_spiking=proxies_for(kind, n_e), to_tvb=rww.default_to_tvb(),
                             seed=seed, progress=False, coupling_mode=mode,
                             pipeline=pipeline, sync_interval=sync_interval,
-                            min_delay=min_delay)
+                            min_delay=min_delay, **(extras or {}))
 
     return cosim, build
 
@@ -234,7 +236,7 @@ def in_child(function, *args):
 
 def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, cold_cache,
                        min_delay=None, pipeline=False, sync_interval=None,
-                       model="red_wong_wang"):
+                       model="red_wong_wang", extras=None):
     """Build W1 and run it for ``duration`` ms (at least one window), timing both.
 
     ``build_s`` covers building and the first window (Brian2 compiles
@@ -255,7 +257,7 @@ def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, 
     log = {}
     t0 = time.perf_counter()
     cosim, build = make_cosim(sim, regions, neurons, seed, kind, mode, log, min_delay,
-                              pipeline, sync_interval, model)
+                              pipeline, sync_interval, model, extras)
     log["labels"] = {idx: cosim.engine.region_labels[idx] for idx in regions}
     windows = log["windows"] = []
     original = cosim._begin_window
@@ -311,7 +313,7 @@ def spiking_alone_by_name(simulator, *args):
 
 
 def spiking_alone(sim, regions, build, seed, dt, min_delay, max_delay, first_window, duration,
-                  log):
+                  log, extras=None):
     """The same regions and the same sources, fed every value the co-simulation sent, one run.
 
     Each source gets its whole schedule (every window's values, in order)
@@ -325,8 +327,12 @@ def spiking_alone(sim, regions, build, seed, dt, min_delay, max_delay, first_win
 
     seeds = pm.derive_seeds(seed, len(regions))
     backend = get_backend(sim)
+    extras = extras or {}
+    more = {"threads": extras["threads"]} if extras.get("threads", 1) != 1 else {}
+    if extras.get("setup_options"):
+        more["options"] = extras["setup_options"]
     backend.setup(timestep=dt, min_delay=min_delay, seed=seeds["spiking_kernel"],
-                  max_delay=max_delay)
+                  max_delay=max_delay, **more)
     built = {}
     for slot, idx in enumerate(regions):
         built[idx] = build(sim, idx, f"region{idx}", NumpyRNG(seed=seeds["regions"][slot]))
@@ -404,8 +410,18 @@ def main(argv=None):
                         help="TVB one window ahead in a second process (halves the interval)")
     parser.add_argument("--sync-interval", type=float, default=None,
                         help="the synchronisation interval in ms (default CoSimulation's)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads of the spiking simulator (NEST; default 1)")
+    parser.add_argument("--spike-precision", choices=["off_grid", "on_grid"], default=None,
+                        help="NEST's spike precision through PyNN's setup (default PyNN's, "
+                             "off_grid)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    extras = {}
+    if args.threads != 1:
+        extras["threads"] = args.threads
+    if args.spike_precision:
+        extras["setup_options"] = {"spike_precision": args.spike_precision}
     if args.neurons is None:
         args.neurons = MODELS[args.model]["neurons"]
     if args.model != "red_wong_wang" and args.proxy != "poisson":
@@ -419,7 +435,7 @@ def main(argv=None):
     module = rww if args.model == "red_wong_wang" else model_module(args.model)
 
     # the first build and first window, with an empty compiler cache (Brian2 compiles then)
-    options = (args.min_delay, args.pipeline, args.sync_interval, args.model)
+    options = (args.min_delay, args.pipeline, args.sync_interval, args.model, extras)
     first = in_child(timed_cosimulation, *common, 0.0, True, *options)
     cosim_times, alone_times, tvb_times, runs = [], [], [], []
     for _ in range(max(1, args.repeats)):
@@ -429,7 +445,7 @@ def main(argv=None):
         alone_s, rates_alone = in_child(spiking_alone_by_name, args.simulator, regions,
                                         run["build"], args.seed, run["dt"], run["min_delay"],
                                         run["max_delay"], run["sync_ms"], args.duration,
-                                        run["log"])
+                                        run["log"], extras)
         alone_times.append(alone_s)
 
         tvb = module.tvb_simulator(noise_seed=pm.derive_seeds(args.seed, len(regions))["tvb_noise"])
@@ -450,6 +466,8 @@ def main(argv=None):
         "proxy": args.proxy if args.model == "red_wong_wang" else "default",
         "coupling_mode": args.coupling_mode,
         "pipeline": args.pipeline,
+        "threads": args.threads,
+        "spike_precision": args.spike_precision or "off_grid (PyNN's default)",
         "nest_min_delay_ms": nest_min_delay,
         "duration_ms": args.duration,
         "sync_ms": round(sync_ms, 6),

@@ -288,6 +288,17 @@ def _check_tvb_states(engine, window, t0, dt) -> None:
             "large dt, coupling G or noise, or a NaN in the initial conditions or parameters).")
 
 
+def _setup_extras(plan) -> dict:
+    """What ``backend.setup`` takes beyond its four settings (backends without threads or
+    options need not accept the keywords)."""
+    extras = {}
+    if plan.threads != 1:
+        extras["threads"] = plan.threads
+    if plan.setup_options:
+        extras["options"] = dict(plan.setup_options)
+    return extras
+
+
 class _RateSpan:
     """The spike counts of every population over the last windows that cover ``span`` steps.
 
@@ -507,6 +518,18 @@ class CoSimulation:
         spiking simulator, weighted from the connectome and delayed by its
         tract delays; TVB then does not couple those pairs
         (:mod:`pynn_multiscale.links`).
+    threads : int, optional
+        Threads of the spiking simulator (default 1).  NEST runs the network
+        on that many threads (``local_num_threads``); results are
+        reproducible for a given seed and thread count.  Brian2, NEURON and
+        ANNarchy run one thread here: more is a :class:`CapabilityError`
+        (docs/backends.md).
+    setup_options : dict, optional
+        The simulator's own ``sim.setup`` options, passed through, e.g.
+        ``{"spike_precision": "on_grid"}`` on NEST.  The ones the
+        co-simulation sets itself (time step, delays, seeds, threads) are
+        refused, naming the parameter that sets them; the backend lists the
+        others it accepts (``backend.setup_options``).
     replace : bool
         NEST, Brian2, NEURON and the ANNarchy adapter keep their network in
         global state, so one process holds at most one open co-simulation
@@ -541,7 +564,7 @@ class CoSimulation:
                  max_rate: float = 500.0, coupling_mode: str = "tvb",
                  progress: bool | None = None, pipeline: bool = False, links=None,
                  replace: bool = False, max_delay: float | None = None,
-                 max_rate_span: float = 50.0):
+                 max_rate_span: float = 50.0, threads: int = 1, setup_options=None):
         backend = get_backend(sim)
         if not isinstance(replace, (bool, np.bool_)):
             raise ConfigurationTypeError(bad_value("replace", replace, "True or False",
@@ -566,7 +589,8 @@ class CoSimulation:
             spiking_timestep=spiking_timestep, min_delay=min_delay, max_delay=max_delay,
             max_rate=max_rate, max_rate_span=max_rate_span,
             coupling_mode=coupling_mode, pipeline=pipeline,
-            link_delays=[w.delay for w in self.wires])
+            link_delays=[w.delay for w in self.wires], backend=backend, threads=threads,
+            setup_options=setup_options)
         self.tvb, self.backend, self.engine = tvb, backend, engine
         self.spiking_regions = list(plan.spiking_regions)
         self.dt, self.spiking_dt, self.n_sync = plan.dt, plan.spiking_dt, plan.n_sync
@@ -592,7 +616,8 @@ class CoSimulation:
         self.max_delay = plan.max_delay
         for builds in range(1, _MAX_BUILDS + 1):
             backend.setup(timestep=self.spiking_dt, min_delay=self.min_delay,
-                          seed=seeds["spiking_kernel"], max_delay=self.max_delay)
+                          seed=seeds["spiking_kernel"], max_delay=self.max_delay,
+                          **_setup_extras(plan))
             if guard is not None:
                 guard.attach(backend, self)
             try:
@@ -800,6 +825,8 @@ class CoSimulation:
             "tvb_model": type(model).__name__,
             "tvb_model_parameters": params,
             "min_delay_ms": self.min_delay,
+            "threads": plan.threads,
+            "setup_options": dict(plan.setup_options),
             "max_delay_ms": self.max_delay,
             "coupling_mode": plan.coupling_mode,
             "max_rate_hz": plan.max_rate if math.isfinite(plan.max_rate) else None,

@@ -48,6 +48,8 @@ class Plan:
     max_rate: float
     #: True when the user gave ``max_delay``; else it may grow while building (:func:`grown_max_delay`).
     max_delay_given: bool = False
+    threads: int = 1
+    setup_options: tuple = ()  # (name, value) pairs passed through to sim.setup
     #: The span (ms) over which a population's mean rate is compared with ``max_rate``.
     max_rate_span: float = 50.0
 
@@ -204,6 +206,53 @@ def check_max_rate_span(max_rate_span) -> float:
             "max_rate_span", max_rate_span, "a positive number of ms",
             "pass e.g. 50.0 (the default)"))
     return _positive_ms("max_rate_span", max_rate_span, "pass e.g. 50.0 (the default)")
+
+
+#: ``sim.setup`` arguments the co-simulation sets itself, and the parameter that sets each.
+CONTROLLED_SETUP = {"timestep": "spiking_timestep", "min_delay": "min_delay",
+                    "max_delay": "max_delay", "rng_seed": "seed", "rng_seeds": "seed",
+                    "rng_seeds_seed": "seed", "grng_seed": "seed",
+                    "native_rng_baseseed": "seed", "threads": "threads",
+                    "num_threads": "threads"}
+
+
+def check_threads(threads, backend) -> int:
+    """A thread count for the spiking simulator: 1, or more where the backend runs threads."""
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ConfigurationError(bad_value(
+            "threads", threads, "a whole number of threads, at least 1",
+            "pass e.g. threads=2 (NEST), or leave the default 1"))
+    most = getattr(backend, "max_threads", 1)
+    if threads > most:
+        raise CapabilityError(
+            f"threads={threads}: the {backend.name} backend runs the spiking network on "
+            f"{most} thread{'s' if most != 1 else ''} ({getattr(backend, 'threads_note', '')}). "
+            "Fix: pass threads=1, or run on NEST (pyNN.nest), which runs threads.")
+    return int(threads)
+
+
+def check_setup_options(options, backend) -> tuple:
+    """The simulator's own ``setup`` options, checked against what the backend passes on."""
+    if options is None:
+        return ()
+    if not isinstance(options, dict):
+        raise ConfigurationTypeError(bad_value(
+            "setup_options", options, "a dict of sim.setup keyword arguments",
+            "pass e.g. setup_options={'spike_precision': 'on_grid'} on NEST"))
+    accepted = getattr(backend, "setup_options", {})
+    for key, value in options.items():
+        if key in CONTROLLED_SETUP:
+            raise ConfigurationError(bad_value(
+                f"setup_options[{key!r}]", value,
+                "no setting that the co-simulation makes itself",
+                f"pass {CONTROLLED_SETUP[key]}= to CoSimulation instead"))
+        if key not in accepted:
+            known = ", ".join(f"{k} ({v})" for k, v in accepted.items()) or "none"
+            raise ConfigurationError(bad_value(
+                f"setup_options[{key!r}]", value,
+                f"an option the {backend.name} backend passes to sim.setup: {known}",
+                "remove it, or use one of those"))
+    return tuple(sorted(options.items()))
 
 
 #: Where a derived ``max_delay`` starts: PyNN's default (connectome delays can be longer).
@@ -381,7 +430,8 @@ def check_min_delay(min_delay, delays, n_sync, dt, spiking_dt) -> float:
 
 def make_plan(engine, to_spiking, to_tvb, seeds, *, sync_interval=None,
               spiking_timestep=None, min_delay=None, max_delay=None, max_rate=500.0,
-              max_rate_span=50.0, coupling_mode="tvb", pipeline=False, link_delays=()) -> Plan:
+              max_rate_span=50.0, coupling_mode="tvb", pipeline=False, link_delays=(),
+              backend=None, threads=1, setup_options=None) -> Plan:
     """Check the options against the configured TVB side and derive the rest (no simulator).
 
     ``to_spiking`` and ``to_tvb`` are lists already checked with
@@ -409,4 +459,7 @@ def make_plan(engine, to_spiking, to_tvb, seeds, *, sync_interval=None,
                 max_delay=check_max_delay(max_delay, min_delay, delays, spiking_dt),
                 seeds=seeds, coupling_mode=coupling_mode,
                 pipeline=bool(pipeline), max_rate=max_rate,
-                max_delay_given=max_delay is not None, max_rate_span=max_rate_span)
+                max_delay_given=max_delay is not None, max_rate_span=max_rate_span,
+                threads=1 if backend is None else check_threads(threads, backend),
+                setup_options=() if backend is None else check_setup_options(setup_options,
+                                                                             backend))

@@ -205,6 +205,10 @@ class Brian2Backend:
     """The Brian2 backend (see the module docstring)."""
 
     name = "brian2"
+    #: Why threads=1 only: Brian2's runtime mode, which the window loop runs, is single-threaded
+    #: (its OpenMP code is for standalone mode, which cannot stop for windows).
+    threads_note = ("Brian2's runtime mode, which the window loop needs, is single-threaded; "
+                    "its OpenMP code is for standalone mode")
     #: The process-wide guard of the simulator's global state (CoSimulation asks it to make room).
     guard = _GUARD
     #: Cell types refused in a region, and why (upstream defects, docs/backends.md).

@@ -133,12 +133,22 @@ class NestBackend(WindowLoop):
             self.nest.GetKernelStatus("build_info")["version"]
 
     # ----------------------------------------------------------- lifecycle
-    def setup(self, timestep, min_delay, seed, max_delay=None):
+    #: ``sim.setup`` options passed through (CoSimulation(setup_options=...)), as PyNN names them.
+    setup_options = {
+        "spike_precision": "'off_grid' (PyNN's default) or 'on_grid'",
+        "recording_precision": "decimal places of recorded values",
+        "rng_type": "NEST's random generator, e.g. 'mt19937_64'",
+    }
+    #: NEST runs the network on threads (``CoSimulation(threads=...)``).
+    max_threads = 1024
+
+    def setup(self, timestep, min_delay, seed, max_delay=None, threads=1, options=None):
         _GUARD.check()
         # a backend may be set up again once finished (a derived max_delay that grows)
         self._finished = False
         self._sources, self._recorders, self._all_recorders = [], [], None
-        self.sim.setup(**setup_arguments(timestep, min_delay, max_delay, rng_seed=seed))
+        self.sim.setup(**setup_arguments(timestep, min_delay, max_delay, rng_seed=seed),
+                       **({"threads": int(threads)} if threads != 1 else {}), **(options or {}))
         self.nest.set_verbosity("M_ERROR")
         _GUARD.claim(self)
 

@@ -105,6 +105,8 @@ class NeuronBackend:
     """The NEURON backend (see the module docstring)."""
 
     name = "neuron"
+    threads_note = ("PyNN's NEURON backend does not set up NEURON's threads "
+                    "(ParallelContext.nthread)")
     #: The process-wide guard of the simulator's global state (CoSimulation asks it to make room).
     guard = _GUARD
 

@@ -121,6 +121,7 @@ class AnnarchyBackend(WindowLoop):
     """The ANNarchy backend (see the module docstring)."""
 
     name = "annarchy"
+    threads_note = "the adapter compiles ANNarchy's network for one thread"
     #: The process-wide guard of the simulator's global state (CoSimulation asks it to make room).
     guard = _GUARD
     #: The adapter's Projection refuses a delay outside [min_delay, max_delay] when made.
