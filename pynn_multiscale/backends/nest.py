@@ -322,20 +322,19 @@ class NestBackend(WindowLoop):
         from nest import nestkernel_api
 
         if isinstance(trains, Trains):
-            # flat: one unique over (neuron, step), and only the generators that spike now
+            # flat: every spike stamped at the end of its step (a repeated time is one more
+            # spike, as a multiplicity would be; a handle fed this way never gets
+            # multiplicities, which NEST would keep), and only the generators that spike now
             # are set (the others hold past times only, which emit nothing more)
-            steps = np.maximum(step_of(trains.times, t0, dt), 1)
-            width = int(steps.max()) + 1 if steps.size else 1
-            keys, multiplicity = np.unique(trains.neurons * width + steps, return_counts=True)
-            if not keys.size:
+            if not trains.times.size:
                 return
-            cells, steps = keys // width, keys % width
-            spiking, first = np.unique(cells, return_index=True)
-            bounds = np.append(first, keys.size).tolist()
-            times = np.round(t0 + steps * dt, 10)
-            multiplicity = multiplicity.astype(int)
-            params = [{"spike_times": times[a:b], "spike_multiplicities": multiplicity[a:b]}
-                      for a, b in zip(bounds[:-1], bounds[1:])]
+            steps = np.maximum(step_of(trains.times, t0, dt), 1)
+            # Python lists: NEST converts them about 3x faster than numpy arrays
+            times = np.round(t0 + steps * dt, 10).tolist()
+            bounds = trains.bounds
+            spiking = np.flatnonzero(np.diff(bounds))
+            starts, stops = bounds[spiking].tolist(), bounds[spiking + 1].tolist()
+            params = [{"spike_times": times[a:b]} for a, b in zip(starts, stops)]
             nodes = handle.nodes if spiking.size == len(handle.nodes) \
                 else handle.nodes[spiking.tolist()]
             nestkernel_api.llapi_set_nc_status(nodes._datum, params)
