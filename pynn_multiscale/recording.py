@@ -181,6 +181,8 @@ class Recording:
         try:
             self.writer = ResultWriter(out, schema, metadata(), connectivity=self.connectivity())
         except ResultIOError as exc:
+            if getattr(exc, "unfinished_stream", False):  # a killed run's windows are there
+                raise ConfigurationError(f"out={str(out)!r} is invalid: {exc}") from exc
             raise ConfigurationError(bad_value(
                 "out", str(out), "a directory that can be created and written",
                 "pass a writable path, e.g. under your home or the working directory")

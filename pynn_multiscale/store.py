@@ -66,11 +66,11 @@ class ResultWriter:
         self.tvb_file = self.directory / TVB_FILE
         self.stream = self.directory / STREAM_DIR
         if self.stream.exists():
-            raise ResultIOError(
+            raise _unfinished(ResultIOError(
                 f"{self.stream} holds the windows of an earlier run that did not finish (its "
                 "process was killed). Writing here would lose them. Fix: recover them with "
                 f"pynn_multiscale.Result.load({str(self.directory)!r}).save(<another "
-                "directory>), or delete that folder, or pass another out.")
+                "directory>), or delete that folder, or pass another out."))
         check_metadata(metadata)
         self.schema, self.metadata = schema, metadata
         self.spiking_files = {}
@@ -184,6 +184,11 @@ class ResultWriter:
     @property
     def path(self) -> Path:
         return self.directory
+
+
+def _unfinished(exc):
+    exc.unfinished_stream = True
+    return exc
 
 
 def _append(f, names, samples) -> None:

@@ -133,3 +133,17 @@ def test_killed_run_keeps_every_completed_window(tmp_path, reference, mode, at):
         ResultWriter(out, None, {})
     copy = saved.save(tmp_path / "recovered")
     assert pm.Result.load(copy).monitor("Raw").sizes["time"] == n_steps
+
+
+def test_a_new_run_into_a_killed_folder_is_refused_with_the_fix(tmp_path):
+    """run(out=...) names the folder, why, and how to keep the recoverable windows."""
+    from pynn_multiscale.backends.replay import ReplayBackend
+    from test_w3_pure_tvb import make_simulator
+
+    (tmp_path / "run" / "stream").mkdir(parents=True)
+    with pm.CoSimulation(make_simulator("ReducedWongWangExcInh", "connectivity_76"),
+                         ReplayBackend()) as cosim:
+        with pytest.raises(pm.ConfigurationError) as info:
+            cosim.run(5.0, out=tmp_path / "run")
+    message = str(info.value)
+    assert "out=" in message and "did not finish" in message and ".save(" in message
