@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-import uuid
 import zlib
 from pathlib import Path
 
@@ -212,15 +211,15 @@ def _pop_attrs(pop) -> dict:
 
 def write_part(directory: Path, seq: int, dataset) -> Path:
     """Write a part under a temporary name, flush it to disk, and rename it into place."""
+    from .fileformat import Staging
+
+    staging = Staging(Path(directory))
     final = Path(directory) / f"part_{seq:06d}.nc"
-    temp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
-        dataset.to_netcdf(temp, engine="h5netcdf")
-        with open(temp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(temp, final)
+        dataset.to_netcdf(staging.path(final), engine="h5netcdf")
+        staging.commit()
     finally:
-        temp.unlink(missing_ok=True)
+        staging.discard_all()
     return final
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from .fileformat import (TVB_FILE, ResultIOError, Staging, check_metadata, prepare_directory,
                          stage_connectivity, stage_spiking, stage_summary, stage_tvb,
                          tvb_attributes, tvb_dataset)
-from .journal import STREAM_DIR, Journal, Schema, part_dataset, write_part
+from .journal import STREAM_DIR, Journal, Schema, part_dataset, stream_pieces, write_part
 
 #: At most this often (s) the journal is flushed to the disk itself (a SIGKILL needs no
 #: flush: what was written is in the operating system's cache; a power cut does).
@@ -150,8 +150,6 @@ class ResultWriter:
         rebuilt in a temporary file (the earlier ``tvb.nc`` block by block,
         then each part) and renamed; memory holds one part at most.
         """
-        from .journal import stream_pieces
-
         self.metadata = metadata
         staging = Staging(self.directory)
         try:

@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backends.base import Trains
+
 #: Expected events per draw from Elephant (one call covers many windows).
 EVENTS_PER_DRAW = 16384
 
@@ -98,13 +100,6 @@ def _rescale(events, u0, increments, t0, dt):
     return t0 + dt * (step + (events - before) / increments[step])
 
 
-def _per_neuron(times, neurons, n):
-    """The window's trains, flat (:class:`~pynn_multiscale.backends.base.Trains`)."""
-    from ..backends.base import Trains
-
-    return Trains(times, neurons, n)
-
-
 class BulkTrains:
     """One population's trains of one :class:`ElephantTrains` proxy, window after window.
 
@@ -136,7 +131,7 @@ class BulkTrains:
         if self.process == "poisson":
             increments = rates * dt / 1000.0  # expected spikes per neuron in each step
             times = self._independent(increments, t0, dt)
-            return _per_neuron(times[0], times[1], self.n)
+            return Trains(times[0], times[1], self.n)
         rate = float(np.mean(rates))  # the stationary processes take the window's mean
         span = n_steps * dt
         if self.process == "sip":
@@ -147,11 +142,11 @@ class BulkTrains:
                 common = self._shared(self.c * rate * span / 1000.0, t0, span)
                 times = np.concatenate([times, np.tile(common, self.n)])
                 neurons = np.concatenate([neurons, np.repeat(np.arange(self.n), common.size)])
-            return _per_neuron(times, neurons, self.n)
+            return Trains(times, neurons, self.n)
         mother = self._shared(rate / self.c * span / 1000.0, t0, span)
         copied = np.random.random_sample((mother.size, self.n)) < self.c
         event, neuron = np.nonzero(copied)
-        return _per_neuron(mother[event], neuron, self.n)
+        return Trains(mother[event], neuron, self.n)
 
     def _independent(self, increments, t0, step):
         """Marked events of the population-wide buffer over the window's steps."""
