@@ -89,6 +89,25 @@ class SpikeCounter:
     new: list = field(default_factory=list)
 
 
+@dataclass
+class SignalReader:
+    """PyNN's ``multimeter`` of a population, read by the backend window by window.
+
+    ``chunks`` holds every event read so far as ``(times, senders, values)``,
+    ``values`` by PyNN variable name in PyNN's units; PyNN's ``get_data`` reads
+    its analog signals from here (:func:`_signals_from_reader`).
+    """
+
+    population: Any
+    device: Any
+    variables: dict  # PyNN name -> (NEST name, factor to PyNN's units)
+    read: int = 0
+    chunks: list = field(default_factory=list)
+    handed: int = 0  # chunks already handed out by window_signals
+    ids: np.ndarray = None  # the cells the multimeter records, sorted
+    initial: dict = None  # PyNN name -> each recorded cell's value at t = 0, read from NEST
+
+
 class NestBackend(WindowLoop):
     """The NEST backend (see the module docstring)."""
 
@@ -102,6 +121,10 @@ class NestBackend(WindowLoop):
 
     #: Recorder size (events) at which recorders are cleared between windows.
     flush_events = 256
+    #: Multimeter size (samples) at which recorders are cleared between windows.  Reading
+    #: converts every sample held (40-90 ns a value, three values a sample), clearing
+    #: costs about 0.08 ms: so each sample is read once, and cleared after the read.
+    flush_samples = 1
 
     def __init__(self, sim):
         import nest
@@ -120,6 +143,7 @@ class NestBackend(WindowLoop):
         self._flush_pending = False
         self._sources = []
         self._recorders = []
+        self._readers = []  # SignalReader of every population recording analog signals
         self._all_recorders = None  # one NodeCollection of every recorder, in handle order
         self._collected_step = None  # kernel step at which the recorders were last read
         self._step = 0  # kernel time in steps of the resolution
@@ -147,6 +171,7 @@ class NestBackend(WindowLoop):
         # a backend may be set up again once finished (a derived max_delay that grows)
         self._finished = False
         self._sources, self._recorders, self._all_recorders = [], [], None
+        self._readers = []
         self.sim.setup(**setup_arguments(timestep, min_delay, max_delay, rng_seed=seed),
                        **({"threads": int(threads)} if threads != 1 else {}), **(options or {}))
         self.nest.set_verbosity("M_ERROR")
@@ -159,6 +184,8 @@ class NestBackend(WindowLoop):
         self.sim.simulator.state.run(0.0)
         self._dt = float(self.nest.resolution)
         self._step = int(round(self.nest.biological_time / self._dt))
+        for reader in self._readers:
+            self._read_initial_values(reader)
         self.nest.Prepare()
         self._prepared = True
         self._patch_get_data(True)
@@ -225,7 +252,7 @@ class NestBackend(WindowLoop):
         nest = self.nest
         nest.Cleanup()
         self._set_status(self._all_recorders, {"n_events": 0})
-        for handle in self._recorders:
+        for handle in self._recorders + self._readers:
             handle.read = 0
         nest.Prepare()
         self._flush_pending = False
@@ -408,28 +435,40 @@ class NestBackend(WindowLoop):
         return handle
 
     def _collect(self):
-        """Read every recorder in one kernel call; queue each one's new events."""
-        if self._collected_step == self._step or not self._recorders:
+        """Read every recorder and multimeter in one kernel call; queue each one's new events."""
+        handles = self._recorders + self._readers
+        if self._collected_step == self._step or not handles:
             return
         if self._all_recorders is None:
-            all_recorders = self._recorders[0].recorder
-            for handle in self._recorders[1:]:
-                all_recorders = all_recorders + handle.recorder
+            devices = [h.recorder if isinstance(h, SpikeCounter) else h.device for h in handles]
+            all_recorders = devices[0]
+            for device in devices[1:]:
+                all_recorders = all_recorders + device
             order = {node_id: k for k, node_id in enumerate(all_recorders.tolist())}
-            self._recorder_order = [order[h.recorder.tolist()[0]] for h in self._recorders]
+            self._recorder_order = [order[d.tolist()[0]] for d in devices]
             self._all_recorders = all_recorders
         events = self._get_status(self._all_recorders, "events")
         if isinstance(events, dict):
             events = (events,)
-        for handle, k in zip(self._recorders, self._recorder_order):
+        for handle, k in zip(handles, self._recorder_order):
             times = np.asarray(events[k]["times"])
             start = handle.read
-            if times.size > start:
-                # copies: a view would keep every event read so far alive
-                handle.new.append((times[start:].copy(),
-                                   np.asarray(events[k]["senders"])[start:].copy()))
+            if isinstance(handle, SignalReader):
+                if times.size > start:
+                    handle.chunks.append((
+                        times[start:].copy(), np.asarray(events[k]["senders"])[start:].copy(),
+                        # PyNN's own conversion (pyNN.nest.recording), the same floats
+                        {name: np.asarray(events[k][nest_name])[start:] * factor
+                         for name, (nest_name, factor) in handle.variables.items()}))
+                limit = self.flush_samples
+            else:
+                if times.size > start:
+                    # copies: a view would keep every event read so far alive
+                    handle.new.append((times[start:].copy(),
+                                       np.asarray(events[k]["senders"])[start:].copy()))
+                limit = self.flush_events
             handle.read = times.size
-            if times.size >= self.flush_events:
+            if times.size >= limit:
                 self._flush_pending = True
         self._collected_step = self._step
 
@@ -452,7 +491,8 @@ class NestBackend(WindowLoop):
         PyNN only returns its current segment while it believes it is
         running, and clips it at its own clock, one ``min_delay`` behind
         NEST's (see the module docstring).  Both are set for the call and
-        restored after it.
+        restored after it.  The samples come from the backend's own reads of
+        the multimeter (:meth:`add_signal_reader`), not from PyNN's.
         """
         names = recorded_signal_names(population)
         if not names:
@@ -460,6 +500,185 @@ class NestBackend(WindowLoop):
         with self._pynn_clock():
             block = population.get_data(names)
         return list(block.segments[-1].analogsignals)
+
+    # ------------------------------------------------------ analog signals
+    def add_signal_reader(self, population):
+        """Read PyNN's multimeter of ``population`` window by window; None if it records none.
+
+        NEST delivers a multimeter's samples one ``min_delay`` late, so after
+        a window ending at t the samples up to t - ``min_delay`` are there.
+        The backend reads them after every window with the spike recorders
+        (one kernel call) and clears the multimeter with them, so a read
+        copies one window's samples, not the whole run's.  PyNN's
+        ``get_data`` then assembles its signals from the backend's arrays
+        (:func:`_signals_from_reader`): the same values as PyNN's own read,
+        without its loop over every sample.
+        """
+        names = recorded_signal_names(population)
+        if not names:
+            return None
+        recorder = population.recorder
+        celltype = population.celltype
+        variable_map = getattr(celltype, "variable_map", {})
+        scales = getattr(celltype, "scale_factors", {})
+        reader = SignalReader(population, recorder._multimeter.device,
+                              {name: (variable_map.get(name, name), scales.get(name, 1))
+                               for name in names})
+        recorder._get_all_signals = functools.partial(_signals_from_reader, self, reader)
+        self._readers.append(reader)
+        self._all_recorders = None
+        return reader
+
+    def _read_initial_values(self, reader):
+        """Each recorded cell's values at t = 0, as NEST holds them before the first window.
+
+        PyNN puts a value at t = 0 that it evaluates again from the
+        population's initial values at every read: for a random distribution,
+        a new draw each time, not the value the cell started from (see the
+        upstream defects in docs/backends.md).
+        """
+        if reader.initial is not None:
+            return
+        reader.ids = np.asarray(sorted(int(i) for i in
+                                       reader.population.recorder._multimeter._all_ids),
+                                dtype=np.int64)
+        nodes = self.nest.NodeCollection(reader.ids.tolist())
+        reader.initial = {}
+        for name, (nest_name, factor) in reader.variables.items():
+            values = self._get_status(nodes, nest_name)
+            values = np.asarray(values if isinstance(values, (tuple, list)) else [values],
+                                dtype=float)
+            reader.initial[name] = values * factor
+
+    def window_signals(self, handle):
+        """The samples read since the previous call: ``(times, senders, {variable: values})``."""
+        self._collect()
+        fresh, handle.handed = handle.chunks[handle.handed:], len(handle.chunks)
+        return _concat_events(fresh, handle.variables)
+
+    def signal_layout(self, handle) -> dict:
+        """What a reader's samples become: each variable's signal as PyNN would build it."""
+        population, recorder = handle.population, handle.population.recorder
+        ids = sorted(recorder.filter_recorded(_variable(recorder, next(iter(handle.variables))),
+                                              None))
+        return {"population": population.label, "size": int(population.size),
+                "ids": [int(i) for i in ids],
+                "channel_index": [int(population.id_to_index(i)) for i in ids],
+                "sampling_period": float(recorder.sampling_interval),
+                "t_start": float(recorder._recording_start_time.rescale("ms").magnitude),
+                "variables": {name: {"units": str(_units(population, _variable(recorder, name))),
+                                     "initial": _initial_values(self, handle, ids, name).tolist()}
+                              for name in handle.variables}}
+
+
+def _variable(recorder, name):
+    for variable in recorder.recorded:
+        if variable.name == name:
+            return variable
+    raise KeyError(name)
+
+
+def _units(population, variable):
+    units = population.find_units(variable)
+    return "dimensionless" if units == "unknown" else units
+
+
+def _initial_values(backend, reader, ids, name) -> np.ndarray:
+    """The cells' values at t = 0 (NEST records no sample there), read before the first window."""
+    backend._read_initial_values(reader)
+    wanted = np.asarray([int(i) for i in ids], dtype=np.int64)
+    return reader.initial[name][np.searchsorted(reader.ids, wanted)]
+
+
+def _concat_events(chunks, variables):
+    if not chunks:
+        return np.empty(0), np.empty(0, np.int64), {name: np.empty(0) for name in variables}
+    if len(chunks) == 1:
+        return chunks[0]
+    return (np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks]),
+            {name: np.concatenate([c[2][name] for c in chunks]) for name in variables})
+
+
+def _on_grid(backend, reader, name, ids, state, interval):
+    """The signal array placed sample by sample: row = time / interval, column = cell.
+
+    NEST's multimeter samples every cell at t = k * interval, k = 1, 2, ...;
+    each sample goes to row k (row 0 is the initial value), in one pass over
+    the chunks, without sorting.  None when the samples do not fill that grid
+    exactly once (then the samples are grouped by sorting, as PyNN groups them).
+    """
+    wanted = np.asarray([int(i) for i in ids], dtype=np.int64)
+    now, offset = state.t, state._time_offset  # each a kernel status read
+    placed = []
+    for times, senders, values in reader.chunks:
+        keep = (times - offset) <= now
+        times, senders, values = times[keep], senders[keep], values[name][keep]
+        steps = times / interval
+        rows = np.rint(steps).astype(np.int64)
+        if times.size and (np.abs(steps - rows).max() > 1e-6 or rows.min() < 1):
+            return None
+        columns = np.minimum(np.searchsorted(wanted, senders), wanted.size - 1)
+        mine = wanted[columns] == senders
+        placed.append((rows[mine], columns[mine], values[mine]))
+    n_rows = 1 + max((int(r.max()) for r, _, _ in placed if r.size), default=0)
+    if sum(r.size for r, _, _ in placed) != (n_rows - 1) * wanted.size:
+        return None
+    out = np.empty((n_rows, wanted.size))
+    hit = np.zeros((n_rows, wanted.size), dtype=bool)
+    out[0] = _initial_values(backend, reader, ids, name)
+    for rows, columns, values in placed:
+        out[rows, columns] = values
+        hit[rows, columns] = True
+    # as many samples as cells, and every cell and time has one: each exactly once
+    return out if hit[1:].all() else None
+
+
+def _signals_from_reader(backend, reader, variable, ids, clear=False):
+    """PyNN's ``Recorder._get_all_signals`` on NEST, from the backend's reads of the multimeter.
+
+    The same array as ``pyNN.nest.recording`` builds (each cell's initial
+    value, then its samples up to PyNN's clock), grouped with numpy instead
+    of a Python loop over every sample.
+    """
+    if clear:
+        raise ConfigurationError(
+            f"{reader.population.label}: get_data(clear=True) while a co-simulation runs on "
+            "NEST: the backend reads the multimeter after every window and clears it itself, "
+            "so PyNN cannot clear what it no longer holds. Fix: call get_data() without clear "
+            "(the co-simulation's result holds every sample too).")
+    backend._collect()
+    state = backend.sim.simulator.state
+    recorder = reader.population.recorder
+    if recorder._multimeter._clean and len(ids):
+        grid = _on_grid(backend, reader, variable.name, ids, state,
+                        float(recorder.sampling_interval))
+        if grid is not None:
+            return grid, None
+    times, senders, values = _concat_events(reader.chunks, reader.variables)
+    valid = (times - state._time_offset) <= state.t
+    senders, values = senders[valid], values[variable.name][valid]
+    order = np.argsort(senders, kind="stable")  # each cell's samples in the order recorded
+    senders, values = senders[order], values[order]
+    wanted = np.asarray([int(i) for i in ids], dtype=np.int64)
+    first = np.searchsorted(senders, wanted, side="left")
+    counts = np.searchsorted(senders, wanted, side="right") - first
+    initial = _initial_values(backend, reader, ids, variable.name).tolist()
+    clean = reader.population.recorder._multimeter._clean
+    if len(ids) and np.all(counts == counts[0]):
+        columns = values[first[:, None] + np.arange(counts[0])[None, :]].T
+        if clean:  # NEST records nothing at t = 0: PyNN puts the initial value there
+            return np.vstack([np.asarray(initial, dtype=float)[None, :], columns]), None
+        if len(columns):  # after a clear, the first sample is replaced, as PyNN does
+            columns[0] = initial
+        return columns, None
+    # cells with different numbers of samples: PyNN's own layout, whatever numpy makes of it
+    data = [([v] if clean else []) + values[f:f + n].tolist()
+            for v, f, n in zip(initial, first, counts)]
+    if not clean:
+        for v, column in zip(initial, data):
+            if column:
+                column[0] = v
+    return (np.array(data).T if len(ids) else np.array([])), None
 
 
 def _warn_unscaled_initial_values(sim) -> None:
