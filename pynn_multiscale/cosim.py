@@ -602,6 +602,7 @@ class CoSimulation:
         self.bindings = ([], [])  # (to_spiking, to_tvb) bindings, in the proxies' order
         self._counters = {}  # id of a whole population -> the backend's spike counter
         self._names = {}  # (slot, population name) -> its pieces (region.piece_lookup)
+        self._readers = {}  # id of a whole population -> the backend's analog signal reader
         self._tvb = LocalTVB(engine)  # ForkedTVB from the first run() with pipeline=True
         self._proxy_previous = None  # the spiking regions' committed state before a window
         self._started = self._closed = False
@@ -659,8 +660,8 @@ class CoSimulation:
         to_tvb.extend(p.bind(ctx) for p in self.plan.to_tvb)
         if hasattr(self.backend, "add_spike_counter"):
             # one counter per whole population; each name (a view, an assembly) takes its
-            # cells' spikes from there
-            wholes = {}
+            # cells' spikes from there (and its analog signals, where the backend reads them)
+            wholes, signal_pieces = {}, {}
             for slot, idx in enumerate(self.spiking_regions):
                 for name, pop in self.regions[idx].populations.items():
                     pieces = []
@@ -668,10 +669,27 @@ class CoSimulation:
                         if id(whole) not in wholes:
                             wholes[id(whole)] = whole
                             self._counters[id(whole)] = self.backend.add_spike_counter(whole)
+                            reader = self._add_signal_reader(whole)
+                            if reader is not None:
+                                self._readers[id(whole)] = reader
                         pieces.append((id(whole), cells))
                     sizes = {key: wholes[key].size for key, _ in pieces}
                     self._names[(slot, name)] = piece_lookup(pieces, sizes)
                     self.recording.count(slot, name)
+                    readers = [(key, cells) for key, cells in pieces if key in self._readers]
+                    if readers:
+                        signal_pieces[(slot, name)] = readers
+            if self._readers:
+                order = {key: k for k, key in enumerate(self._readers)}
+                self.recording.read_signals(
+                    self.backend, list(self._readers.values()),
+                    {name: [(order[key], cells) for key, cells in pieces]
+                     for name, pieces in signal_pieces.items()})
+
+    def _add_signal_reader(self, whole):
+        """The backend's reader of a population's recorded analog signals, if it has one."""
+        add = getattr(self.backend, "add_signal_reader", None)
+        return None if add is None else add(whole)
 
     # ------------------------------------------------------------------ run
     def run(self, duration: float, out=None):
@@ -763,6 +781,9 @@ class CoSimulation:
         counted = {key: self.backend.window_spikes(handle)
                    for key, handle in self._counters.items()}
         new_spikes = {key: spikes_of(lookup, counted) for key, lookup in self._names.items()}
+        # analog samples: only while streaming (in memory, the backend keeps them all)
+        signals = [self.backend.window_signals(handle) for handle in self._readers.values()] \
+            if self.recording.writer is not None else ()
         window_spikes = {key: times for key, (times, _) in new_spikes.items()}
         _check_runaway(self, window_spikes, t0, n_steps)
         inputs = {b.proxy.tvb_variable: b.receive(window, window_spikes, t0, n_steps)
@@ -770,15 +791,17 @@ class CoSimulation:
         # 5.-6. History, coupling, non-state variables, monitors (now, or in the
         # TVB process while the spiking side runs the next window).
         self._tvb.commit(window, self._proxy_states(window, inputs),
-                         functools.partial(self._commit, window, t0, n_steps, new_spikes))
+                         functools.partial(self._commit, window, t0, n_steps, new_spikes,
+                                           signals))
 
-    def _commit(self, window, t0, n_steps, new_spikes, samples):
+    def _commit(self, window, t0, n_steps, new_spikes, signals, samples):
         """TVB has committed the window: send what needs its values, keep its outputs."""
         for binding in self.bindings[0]:
             binding.committed(window, t0)
         # results written after an interruption stop at the time set here
         self.recording.commit(new_spikes, samples,
-                              (window.first_step - 1 + n_steps - self.engine.step0) * self.dt)
+                              (window.first_step - 1 + n_steps - self.engine.step0) * self.dt,
+                              signals)
 
     def _proxy_states(self, window, inputs):
         """The spiking regions' states over the window, from what the spiking side sent."""
@@ -856,7 +879,7 @@ class CoSimulation:
             self._tvb.close()
             self.backend.finish()
             self.regions = {}
-            self._counters, self._names = {}, {}
+            self._counters, self._names, self._readers = {}, {}, {}
             self.bindings = ([], [])
 
     def __enter__(self):

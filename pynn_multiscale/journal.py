@@ -61,35 +61,52 @@ class Schema:
         One per recorded population, in record order: ``slot``, ``region``
         (index), ``label``, ``population`` (name), ``size``.
     simulator : str
+    signals : list of dict, optional
+        One per population whose analog signals the backend reads window by
+        window, in record order: the backend's ``signal_layout`` (PyNN
+        label, cell ids, ``channel_index``, sampling period, ``t_start`` and,
+        per variable, its units and initial values).
+    signal_pieces : dict, optional
+        ``"slot/name"`` of a recorded population -> its pieces
+        ``[[k, cells or None], ...]``, ``k`` an index into ``signals``.
     """
 
-    def __init__(self, monitors, region_labels, n_mode, populations, simulator):
+    def __init__(self, monitors, region_labels, n_mode, populations, simulator, signals=(),
+                 signal_pieces=None):
         self.monitors = [(str(name), [str(v) for v in variables]) for name, variables in monitors]
         self.region_labels = [str(label) for label in region_labels]
         self.n_mode = int(n_mode)
         self.populations = [dict(p) for p in populations]
         self.simulator = str(simulator)
+        self.signals = [dict(layout) for layout in signals]
+        self.signal_pieces = dict(signal_pieces or {})
 
     def to_json(self) -> str:
         return json.dumps({"monitors": self.monitors, "region_labels": self.region_labels,
                            "n_mode": self.n_mode, "populations": self.populations,
-                           "simulator": self.simulator})
+                           "simulator": self.simulator, "signals": self.signals,
+                           "signal_pieces": self.signal_pieces})
 
     @classmethod
     def from_json(cls, text: str) -> "Schema":
         d = json.loads(text)
         return cls(d["monitors"], d["region_labels"], d["n_mode"], d["populations"],
-                   d["simulator"])
+                   d["simulator"], d.get("signals", ()), d.get("signal_pieces"))
+
+    def signal_variables(self, k: int) -> list:
+        return list(self.signals[k]["variables"])
 
     def sample_shape(self, m: int) -> tuple:
         return (len(self.monitors[m][1]), len(self.region_labels), self.n_mode)
 
 
-def encode_window(index: int, time: float, samples, spikes) -> bytes:
+def encode_window(index: int, time: float, samples, spikes, signals=()) -> bytes:
     """One window as a journal record.
 
     ``samples``: per monitor, a list of ``(time, data)``; ``spikes``: per
-    population of the schema, ``(times, indices)``.
+    population of the schema, ``(times, indices)``; ``signals``: per signal
+    layout of the schema, the samples read in the window as ``(times,
+    senders, {variable: values})``.
     """
     chunks = [_WINDOW.pack(int(index), float(time))]
     for smp in samples:
@@ -101,6 +118,11 @@ def encode_window(index: int, time: float, samples, spikes) -> bytes:
         chunks.append(_COUNT.pack(len(times)))
         chunks.append(np.asarray(times, dtype="<f8").tobytes())
         chunks.append(np.asarray(indices, dtype="<i8").tobytes())
+    for times, senders, values in signals:
+        chunks.append(_COUNT.pack(len(times)))
+        chunks.append(np.asarray(times, dtype="<f8").tobytes())
+        chunks.append(np.asarray(senders, dtype="<i8").tobytes())
+        chunks.extend(np.asarray(v, dtype="<f8").tobytes() for v in values.values())
     payload = b"".join(chunks)
     return RECORD.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
 
@@ -126,7 +148,14 @@ def _decode_window(schema: Schema, payload: bytes):
         (n,) = _COUNT.unpack_from(payload, offset)
         offset += _COUNT.size
         spikes.append((take(n, "<f8"), take(n, "<i8")))
-    return index, time, samples, spikes
+    signals = []
+    for k in range(len(schema.signals)):
+        (n,) = _COUNT.unpack_from(payload, offset)
+        offset += _COUNT.size
+        times, senders = take(n, "<f8"), take(n, "<i8")
+        signals.append((times, senders,
+                        {name: take(n, "<f8") for name in schema.signal_variables(k)}))
+    return index, time, samples, spikes, signals
 
 
 class Journal:
@@ -181,9 +210,9 @@ def read_journal(path: Path):
 
 
 def part_dataset(schema: Schema, base: dict, first: int, last: int, time: float, samples,
-                 spikes):
-    """Windows ``first..last`` as an xarray Dataset (``samples``/``spikes`` as in the records,
-    concatenated over the windows)."""
+                 spikes, signals=()):
+    """Windows ``first..last`` as an xarray Dataset (``samples``/``spikes``/``signals`` as in
+    the records, concatenated over the windows)."""
     import xarray as xr
 
     from .fileformat import tvb_dataset
@@ -197,6 +226,15 @@ def part_dataset(schema: Schema, base: dict, first: int, last: int, time: float,
                                              {"units": "ms", **_pop_attrs(pop)})
         dataset[f"{dim}_index"] = xr.Variable(dim, np.asarray(indices, dtype=np.int64),
                                               _pop_attrs(pop))
+    for k, (times, senders, values) in enumerate(signals):
+        dim, attrs = f"signal_{k}", {"population": schema.signals[k]["population"]}
+        dataset[f"{dim}_time"] = xr.Variable(dim, np.asarray(times, dtype=float),
+                                             {"units": "ms", **attrs})
+        dataset[f"{dim}_sender"] = xr.Variable(dim, np.asarray(senders, dtype=np.int64), attrs)
+        for name in schema.signal_variables(k):
+            dataset[f"{dim}_{name}"] = xr.Variable(
+                dim, np.asarray(values[name], dtype=float),
+                {"units": schema.signals[k]["variables"][name]["units"], **attrs})
     dataset.attrs = {"pynn_multiscale_part": json.dumps(
         {"first_window": int(first), "last_window": int(last), "time_ms": float(time),
          "base": base}),
@@ -235,13 +273,17 @@ def _read_part(path: Path):
         samples.append((dataset[f"{name}_time"].values, dataset[name].values))
     spikes = [(dataset[f"spikes_{k}_time"].values, dataset[f"spikes_{k}_index"].values)
               for k in range(len(schema.populations))]
-    return schema, info, samples, spikes
+    signals = [(dataset[f"signal_{k}_time"].values, dataset[f"signal_{k}_sender"].values,
+                {name: dataset[f"signal_{k}_{name}"].values
+                 for name in schema.signal_variables(k)})
+               for k in range(len(schema.signals))]
+    return schema, info, samples, spikes, signals
 
 
 def stream_pieces(directory: Path, parts_only: bool = False):
     """The windows in a ``stream/`` folder, in order: parts first, then the journals.
 
-    Yields ``(schema, base, last_window, time_ms, samples, spikes)`` per part
+    Yields ``(schema, base, last_window, time_ms, samples, spikes, signals)`` per part
     or journal record, one at a time (memory holds one part).  The windows
     are contiguous from the base (where ``tvb.nc`` ended when the run
     began); a window missing from both parts and journals ends the reading.
@@ -249,18 +291,19 @@ def stream_pieces(directory: Path, parts_only: bool = False):
     directory = Path(directory)
     expected = None
     for path in sorted(directory.glob("part_*.nc")):
-        schema, info, samples, spikes = _read_part(path)
+        schema, info, samples, spikes, signals = _read_part(path)
         if expected is not None and info["first_window"] != expected:
             return
         expected = info["last_window"] + 1
-        yield schema, info["base"], info["last_window"], info["time_ms"], samples, spikes
+        yield (schema, info["base"], info["last_window"], info["time_ms"], samples, spikes,
+               signals)
     if parts_only:
         return
     for path in sorted(directory.glob("journal_*.bin")):
         schema, base, records = read_journal(path)
         if schema is None:
             continue
-        for index, end, samples, spikes in records:
+        for index, end, samples, spikes, signals in records:
             if expected is None:
                 expected = base["window"]
             if index < expected:
@@ -268,19 +311,20 @@ def stream_pieces(directory: Path, parts_only: bool = False):
             if index > expected:
                 return
             expected = index + 1
-            yield schema, base, index, end, [(t, d) for t, d in samples], spikes
+            yield schema, base, index, end, [(t, d) for t, d in samples], spikes, signals
 
 
 def read_stream(directory: Path):
     """Every window of a ``stream/`` folder, concatenated.
 
-    Returns ``(schema, base, n_windows, time_ms, samples, spikes)``, with
-    ``n_windows`` counted from the run's first window; None for an empty stream.
+    Returns ``(schema, base, n_windows, time_ms, samples, spikes, signals)``,
+    with ``n_windows`` counted from the run's first window; None for an empty
+    stream.
     """
     pieces, schema, base, last, time = [], None, None, None, None
-    for schema_, base_, last, time, samples, spikes in stream_pieces(directory):
+    for schema_, base_, last, time, samples, spikes, signals in stream_pieces(directory):
         schema, base = schema or schema_, base or base_
-        pieces.append((samples, spikes))
+        pieces.append((samples, spikes, signals))
     if schema is None:  # killed before its first window was recorded
         for path in sorted(Path(directory).glob("journal_*.bin")):
             schema, base, _ = read_journal(path)
@@ -298,7 +342,13 @@ def read_stream(directory: Path):
     for k in range(len(schema.populations)):
         spikes.append((np.concatenate([np.empty(0)] + [p[1][k][0] for p in pieces]),
                        np.concatenate([np.empty(0, np.int64)] + [p[1][k][1] for p in pieces])))
-    return schema, base, last + 1, time, samples, spikes
+    signals = []
+    for k in range(len(schema.signals)):
+        signals.append((np.concatenate([np.empty(0)] + [p[2][k][0] for p in pieces]),
+                        np.concatenate([np.empty(0, np.int64)] + [p[2][k][1] for p in pieces]),
+                        {name: np.concatenate([np.empty(0)] + [p[2][k][2][name] for p in pieces])
+                         for name in schema.signal_variables(k)}))
+    return schema, base, last + 1, time, samples, spikes, signals
 
 
 def spiking_block(region: int, label: str, simulator: str, trains, t_stop: float):
@@ -340,7 +390,7 @@ def recover(directory: Path, tvb, spiking: dict, metadata: dict):
     found = read_stream(Path(directory) / STREAM_DIR)
     if found is None:
         return None
-    schema, base, n_windows, time, samples, spikes = found
+    schema, base, n_windows, time, samples, spikes, signals = found
     monitors = [(name, t, d, variables)
                 for (name, variables), (t, d) in zip(schema.monitors, samples)]
     streamed = tvb_dataset(monitors, schema.region_labels)
@@ -355,6 +405,7 @@ def recover(directory: Path, tvb, spiking: dict, metadata: dict):
              np.concatenate([before[1], indices])))
     blocks = {region: spiking_block(region, label, schema.simulator, trains, time)
               for (region, label), trains in by_region.items()}
+    _recover_signals(schema, base, signals, spiking, blocks)
     reason = (f"the run did not close its results: its process was killed (or ran out of "
               f"memory), or it is still running. {n_windows - base['window']} windows after "
               f"t = {base['time_ms']:g} ms were recovered from {STREAM_DIR}/, up to t = "
@@ -373,3 +424,103 @@ def _earlier_spikes(block, population, until):
             keep = t <= until + 1e-9
             return t[keep], np.asarray(train.array_annotations["source_index"])[keep]
     return np.empty(0), np.empty(0, np.int64)
+
+
+class _Whole:
+    """A recorded whole population of a schema's signals (its index and size)."""
+
+    def __init__(self, k, size):
+        self.k, self.size = k, size
+
+
+def _recover_signals(schema, base, signals, spiking, blocks) -> None:
+    """Add each recorded population's analog signals, as the run would have, to ``blocks``.
+
+    The samples streamed in this run follow those of the NIX file of the
+    earlier ``run()`` calls (cut where the stream's begin, since a NIX file
+    rewritten during this run holds some of them too); without an earlier
+    file, each cell's initial value comes first, as PyNN puts it.
+    """
+    import neo
+    import quantities as pq
+
+    from .recording import signals_of_pieces
+
+    whole = {}
+
+    def signals_of(piece):
+        if piece.k not in whole:
+            layout, (times, senders, values) = schema.signals[piece.k], signals[piece.k]
+            whole[piece.k] = [
+                neo.AnalogSignal(
+                    _sample_matrix(layout, senders, values[name],
+                                   None if base["window"] else meta["initial"]),
+                    units=meta["units"], t_start=layout["t_start"] * pq.ms,
+                    sampling_period=layout["sampling_period"] * pq.ms, name=name,
+                    channel_ids=np.asarray(layout["ids"], dtype=np.int64),
+                    source_population=layout["population"],
+                    array_annotations={"channel_index": np.asarray(layout["channel_index"],
+                                                                   dtype=np.int64)})
+                for name, meta in layout["variables"].items()]
+        return whole[piece.k]
+
+    for key, pieces in schema.signal_pieces.items():
+        slot, name = key.split("/", 1)
+        pop = next(p for p in schema.populations
+                   if p["slot"] == int(slot) and p["population"] == name)
+        region, label = pop["region"], pop["label"]
+        block = blocks.get(region)
+        if block is None:
+            continue
+        parts = [(_Whole(k, schema.signals[k]["size"]), None if cells is None
+                  else np.asarray(cells, dtype=np.int64)) for k, cells in pieces]
+        segment = block.segments[0]
+        for analog in signals_of_pieces(signals_of, parts):
+            if base["window"]:
+                starts = [np.min(signals[k][0]) for k, _ in pieces if signals[k][0].size]
+                analog = _after_earlier(spiking.get(region), name, analog,
+                                        min(starts) if starts else None, base["time_ms"])
+            analog.annotate(region=region, region_label=label, population=name,
+                            simulator=schema.simulator)
+            analog.segment = segment
+            segment.analogsignals.append(analog)
+
+
+def _sample_matrix(layout, senders, values, initial):
+    """A reader's samples as rows of time, one column per cell (its cells' samples in order),
+    after the row of ``initial`` values if given.
+
+    A cell with more samples than the others (none: a record holds whole
+    windows) is cut to the common length.
+    """
+    ids = np.asarray(layout["ids"], dtype=np.int64)
+    order = np.argsort(senders, kind="stable")
+    senders, values = np.asarray(senders)[order], np.asarray(values)[order]
+    start = np.searchsorted(senders, ids, side="left")
+    count = np.searchsorted(senders, ids, side="right") - start
+    n = int(count.min()) if ids.size else 0
+    rows = values[start[:, None] + np.arange(n)[None, :]].T if n else np.empty((0, ids.size))
+    if initial is None:
+        return rows
+    return np.vstack([np.asarray(initial, dtype=float)[None, :], rows])
+
+
+def _after_earlier(block, population, analog, first_new, base_time):
+    """``analog``'s samples after the earlier runs' samples of the same signal in ``block``."""
+    import neo
+
+    earlier = None
+    for old in (block.segments[0].analogsignals if block is not None else ()):
+        if old.annotations.get("population") == population and old.name == analog.name:
+            earlier = old
+    if earlier is None:
+        return analog
+    times = earlier.times.rescale("ms").magnitude
+    keep = times < first_new - 1e-9 if first_new is not None else times <= base_time + 1e-9
+    rows = np.vstack([np.asarray(earlier.magnitude)[keep], np.asarray(analog.magnitude)])
+    out = neo.AnalogSignal(rows, units=earlier.units, t_start=earlier.t_start,
+                           sampling_period=earlier.sampling_period, name=earlier.name,
+                           **{k: v for k, v in earlier.annotations.items()
+                              if k not in ("region", "region_label", "population", "simulator")})
+    out.array_annotate(**{k: v for k, v in analog.array_annotations.items()})
+    return out

@@ -44,17 +44,31 @@ class Recording:
         self.writer = None
         self._part_first = 0  # the first window not yet in a part (streaming)
         self._part_marks = {}  # (slot, population) -> its chunks already in a part
+        self.signal_readers = []  # the backend's analog signal readers (record order)
+        self.signal_pieces = {}  # (slot, population) -> [(reader index, cells or None)]
+        self._signal_chunks = []  # per reader: samples committed since the last part
 
     # ------------------------------------------------------------ windows
     def count(self, slot: int, population: str) -> None:
         """Keep the spikes of ``population`` of the region in ``slot``."""
         self.spikes[(slot, population)] = []
 
-    def commit(self, new_spikes: dict, samples: list, time: float) -> None:
+    def read_signals(self, backend, readers: list, pieces: dict) -> None:
+        """The backend reads these populations' analog signals window by window.
+
+        ``pieces``: per recorded ``(slot, population)``, its pieces as
+        ``(index into readers, cells or None)``.  While streaming, each
+        window's samples go to the journal and the parts with its spikes.
+        """
+        self.signal_readers, self.signal_pieces = list(readers), dict(pieces)
+        self._signal_chunks = [[] for _ in readers]
+
+    def commit(self, new_spikes: dict, samples: list, time: float, signals=()) -> None:
         """A window is complete: keep its spikes and monitor samples, and its end time.
 
-        While streaming, the window is also appended to the journal before it
-        counts as committed.
+        While streaming, the window (with ``signals``, the analog samples
+        read in it, one entry per reader) is also appended to the journal
+        before it counts as committed.
         """
         if self.writer is not None:
             offset = self.engine.step0 * self.engine.dt
@@ -62,7 +76,9 @@ class Recording:
                 self.n_windows, time,
                 [[(np.round(t - offset, 9) if offset else t, d) for t, d in smp]
                  for smp in samples],
-                [new_spikes[key] for key in self.spikes]))
+                [new_spikes[key] for key in self.spikes], signals))
+            for chunks, chunk in zip(self._signal_chunks, signals):
+                chunks.append(chunk)
         for key, chunk in new_spikes.items():
             self.spikes[key].append(chunk)
         for buf, smp in zip(self.monitor_buffers, samples):
@@ -177,7 +193,11 @@ class Recording:
                         "size": int(regions[spiking_regions[slot]].populations[name].size)}
                        for slot, name in self.spikes]
         schema = Schema(list(names.items()), self.engine.region_labels,
-                        self.tvb.model.number_of_modes, populations, self.backend.name)
+                        self.tvb.model.number_of_modes, populations, self.backend.name,
+                        [self.backend.signal_layout(h) for h in self.signal_readers],
+                        {f"{slot}/{name}": [[k, None if cells is None else
+                                             np.asarray(cells).tolist()] for k, cells in pieces]
+                         for (slot, name), pieces in self.signal_pieces.items()})
         try:
             self.writer = ResultWriter(out, schema, metadata(), connectivity=self.connectivity())
         except ResultIOError as exc:
@@ -208,8 +228,11 @@ class Recording:
                                    np.concatenate([np.empty(0, np.int64)]
                                                   + [np.asarray(c[1], np.int64) for c in fresh])))
                 self._part_marks[key] = len(chunks)
+            signals = [_joined(chunks, writer.schema.signal_variables(k))
+                       for k, chunks in enumerate(self._signal_chunks)]
+            self._signal_chunks = [[] for _ in self.signal_readers]
             writer.write_part(self._part_first, self.n_windows - 1, self.committed_time,
-                              samples, new_spikes)
+                              samples, new_spikes, signals)
             self._part_first = self.n_windows
         if spikes and regions:
             writer.write_spiking(self.spiking_blocks(regions, spiking_regions))
@@ -222,6 +245,16 @@ class Recording:
                            reason, self.n_windows, self.committed_time)
 
 
+def _joined(chunks, variables):
+    """One reader's samples over several windows, ``(times, senders, {variable: values})``."""
+    if len(chunks) == 1:
+        return chunks[0]
+    return (np.concatenate([np.empty(0)] + [c[0] for c in chunks]),
+            np.concatenate([np.empty(0, np.int64)] + [c[1] for c in chunks]),
+            {name: np.concatenate([np.empty(0)] + [c[2][name] for c in chunks])
+             for name in variables})
+
+
 def signals_of(signals, population) -> list:
     """The analog signals of a named population, read through ``signals(whole population)``.
 
@@ -230,9 +263,14 @@ def signals_of(signals, population) -> list:
     indices: the same on every backend, whatever PyNN or the adapter would
     do with the view.
     """
-    pieces = cell_pieces(population)
+    return signals_of_pieces(signals, cell_pieces(population))
+
+
+def signals_of_pieces(signals, pieces) -> list:
+    """:func:`signals_of` for pieces ``[(whole, cells or None), ...]``: ``signals(whole)``
+    gives a whole population's signals, ``whole.size`` its size."""
     if len(pieces) == 1 and pieces[0][1] is None:
-        return list(signals(population))
+        return list(signals(pieces[0][0]))
     merged, offset = {}, 0
     for whole, cells in pieces:
         cells = np.arange(whole.size) if cells is None else cells
@@ -244,6 +282,7 @@ def signals_of(signals, population) -> list:
                 continue
             part = analog[:, [column[int(cells[k])] for k in keep]]
             part.array_annotate(channel_index=offset + np.asarray(keep, dtype=np.int64))
+            part.segment = None  # each read makes its own segment; neo merges none across them
             merged[analog.name] = part if analog.name not in merged \
                 else merged[analog.name].merge(part)
         offset += cells.size

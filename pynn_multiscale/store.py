@@ -119,10 +119,11 @@ class ResultWriter:
             self._journal.sync()
             self._last_sync = _time.monotonic()
 
-    def write_part(self, first: int, last: int, time: float, samples, spikes) -> None:
+    def write_part(self, first: int, last: int, time: float, samples, spikes,
+                   signals=()) -> None:
         """Windows ``first..last`` as a part; the journal then starts again."""
         dataset = part_dataset(self.schema, {"window": self.windows, "time_ms": self.time},
-                               first, last, time, samples, spikes)
+                               first, last, time, samples, spikes, signals)
         write_part(self.stream, self._seq, dataset)
         self._seq += 1
         old, self._journal = self._journal, Journal(
@@ -166,8 +167,8 @@ class ResultWriter:
                                 stop = min(n, start + COPY_BLOCK)
                                 _append(out, [name], [(before.variables[f"{name}_time"][start:stop],
                                                        before.variables[name][start:stop])])
-                for *_, samples, _ in stream_pieces(self.stream, parts_only=True):
-                    _append(out, self.monitor_names, samples)
+                for piece in stream_pieces(self.stream, parts_only=True):
+                    _append(out, self.monitor_names, piece[4])
             self._stage_summary(staging, complete, reason)
             staging.commit()  # the NIX files, then tvb.nc, then metadata.json
         finally:

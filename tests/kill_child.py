@@ -97,6 +97,17 @@ def child(out, seed, duration, mode, at, conn):
         conn.send(self.n_windows - 1)
 
     pm.recording.Recording.commit = commit
-    with small_w1(seed=seed) as cosim:
+    with small_w1(seed=seed, build_region=recording_build) as cosim:
         cosim.run(duration, out=out)
     conn.send("done")
+
+
+def recording_build(sim, idx, label, rng):
+    """The small W1's region, with analog signals recorded (streamed with the spikes):
+    V_m of a view of E every 0.5 ms, and conductances of all of I every 1 ms."""
+    from small_w1 import small_build
+
+    region = small_build(sim, idx, label, rng)
+    region.populations["E"][10:30].record("v", sampling_interval=0.5)
+    region.populations["I"].record(["gsyn_exc", "gsyn_inh"], sampling_interval=1.0)
+    return region

@@ -31,7 +31,7 @@ from pynn_multiscale.fileformat import ResultIOError
 from pynn_multiscale.store import ResultWriter
 from isolation import _context
 from kill_child import child
-from small_w1 import spikes_of
+from small_w1 import signals_of, spikes_of
 
 DURATION = 200.0
 INTERVAL_STEPS = 26  # W1's 2.6 ms interval, in 0.1 ms steps
@@ -128,6 +128,15 @@ def test_killed_run_keeps_every_completed_window(tmp_path, reference, mode, at):
         keep = times <= stopped + 1e-9
         assert np.array_equal(got[key][0], times[keep]), key
         assert np.array_equal(got[key][1], index[keep]), key
+    # the analog signals too: the uninterrupted run's first samples, up to where NEST had
+    # delivered them (one min_delay, 1.5 ms, behind the last completed window)
+    got, want = signals_of(saved), signals_of(reference)
+    assert got.keys() == want.keys() and len(want) == 6
+    for key, (rows, channels, period) in want.items():
+        n = len(got[key][0])
+        assert n >= min(len(rows), int((stopped - 1.5) / period) + 1), (key, n, stopped)
+        assert np.array_equal(got[key][0], rows[:n]), key
+        assert np.array_equal(got[key][1], channels) and got[key][2] == period, key
     # a new run refuses to write over the recoverable windows, and the fix works
     with pytest.raises(ResultIOError, match="did not finish"):
         ResultWriter(out, None, {})
