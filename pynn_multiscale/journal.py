@@ -436,10 +436,12 @@ class _Whole:
 def _recover_signals(schema, base, signals, spiking, blocks) -> None:
     """Add each recorded population's analog signals, as the run would have, to ``blocks``.
 
-    The samples streamed in this run follow those of the NIX file of the
-    earlier ``run()`` calls (cut where the stream's begin, since a NIX file
-    rewritten during this run holds some of them too); without an earlier
-    file, each cell's initial value comes first, as PyNN puts it.
+    Each sample goes to its row of the sampling grid (time / interval) and
+    its cell's column.  The rows the NIX file of the earlier ``run()`` calls
+    holds come from there (a NIX file rewritten during this run holds some
+    of this run's too); the stream adds the rows after them, up to the first
+    row some cell has no sample for.  Without an earlier file, row 0 is each
+    cell's initial value, as the run puts it.
     """
     import neo
     import quantities as pq
@@ -451,12 +453,13 @@ def _recover_signals(schema, base, signals, spiking, blocks) -> None:
     def signals_of(piece):
         if piece.k not in whole:
             layout, (times, senders, values) = schema.signals[piece.k], signals[piece.k]
+            first, rows = _grid_rows(layout, times, senders, values, not base["window"])
+            period = layout["sampling_period"]
             whole[piece.k] = [
                 neo.AnalogSignal(
-                    _sample_matrix(layout, senders, values[name],
-                                   None if base["window"] else meta["initial"]),
-                    units=meta["units"], t_start=layout["t_start"] * pq.ms,
-                    sampling_period=layout["sampling_period"] * pq.ms, name=name,
+                    rows[name], units=meta["units"],
+                    t_start=(layout["t_start"] + first * period) * pq.ms,
+                    sampling_period=period * pq.ms, name=name,
                     channel_ids=np.asarray(layout["ids"], dtype=np.int64),
                     source_population=layout["population"],
                     array_annotations={"channel_index": np.asarray(layout["channel_index"],
@@ -476,51 +479,60 @@ def _recover_signals(schema, base, signals, spiking, blocks) -> None:
                   else np.asarray(cells, dtype=np.int64)) for k, cells in pieces]
         segment = block.segments[0]
         for analog in signals_of_pieces(signals_of, parts):
-            if base["window"]:
-                starts = [np.min(signals[k][0]) for k, _ in pieces if signals[k][0].size]
-                analog = _after_earlier(spiking.get(region), name, analog,
-                                        min(starts) if starts else None, base["time_ms"])
+            analog = _after_earlier(spiking.get(region), name, analog)
             analog.annotate(region=region, region_label=label, population=name,
                             simulator=schema.simulator)
             analog.segment = segment
             segment.analogsignals.append(analog)
 
 
-def _sample_matrix(layout, senders, values, initial):
-    """A reader's samples as rows of time, one column per cell (its cells' samples in order),
-    after the row of ``initial`` values if given.
-
-    A cell with more samples than the others (none: a record holds whole
-    windows) is cut to the common length.
-    """
+def _grid_rows(layout, times, senders, values, with_initial):
+    """A reader's samples on the sampling grid: ``(first row, {variable: rows})``, NaN where
+    a cell has no sample; row 0 holds the initial values when ``with_initial``."""
     ids = np.asarray(layout["ids"], dtype=np.int64)
-    order = np.argsort(senders, kind="stable")
-    senders, values = np.asarray(senders)[order], np.asarray(values)[order]
-    start = np.searchsorted(senders, ids, side="left")
-    count = np.searchsorted(senders, ids, side="right") - start
-    n = int(count.min()) if ids.size else 0
-    rows = values[start[:, None] + np.arange(n)[None, :]].T if n else np.empty((0, ids.size))
-    if initial is None:
-        return rows
-    return np.vstack([np.asarray(initial, dtype=float)[None, :], rows])
+    period, t_start = layout["sampling_period"], layout["t_start"]
+    steps = (np.asarray(times, dtype=float) - t_start) / period
+    rows = np.rint(steps).astype(np.int64)
+    senders = np.asarray(senders, dtype=np.int64)
+    columns = np.minimum(np.searchsorted(ids, senders), max(ids.size - 1, 0))
+    keep = (ids[columns] == senders) if ids.size else np.zeros(senders.size, bool)
+    keep &= np.abs(steps - rows) < 1e-6
+    rows, columns = rows[keep], columns[keep]
+    first = 0 if with_initial else (int(rows.min()) if rows.size else 0)
+    n = (int(rows.max()) + 1 if rows.size else first + (1 if with_initial else 0)) - first
+    out = {}
+    for name, meta in layout["variables"].items():
+        grid = np.full((n, ids.size), np.nan)
+        if with_initial:
+            grid[0] = meta["initial"]
+        grid[rows - first, columns] = np.asarray(values[name], dtype=float)[keep]
+        out[name] = grid
+    return first, out
 
 
-def _after_earlier(block, population, analog, first_new, base_time):
-    """``analog``'s samples after the earlier runs' samples of the same signal in ``block``."""
+def _after_earlier(block, population, analog):
+    """The earlier runs' rows of this signal (from ``block``), then ``analog``'s rows after
+    them, up to the first row with a cell missing."""
     import neo
+    import quantities as pq
 
+    period = float(analog.sampling_period.rescale("ms").magnitude)
+    first = int(round(float(analog.t_start.rescale("ms").magnitude) / period))
+    rows = np.asarray(analog.magnitude)
     earlier = None
     for old in (block.segments[0].analogsignals if block is not None else ()):
         if old.annotations.get("population") == population and old.name == analog.name:
             earlier = old
-    if earlier is None:
-        return analog
-    times = earlier.times.rescale("ms").magnitude
-    keep = times < first_new - 1e-9 if first_new is not None else times <= base_time + 1e-9
-    rows = np.vstack([np.asarray(earlier.magnitude)[keep], np.asarray(analog.magnitude)])
-    out = neo.AnalogSignal(rows, units=earlier.units, t_start=earlier.t_start,
-                           sampling_period=earlier.sampling_period, name=earlier.name,
-                           **{k: v for k, v in earlier.annotations.items()
-                              if k not in ("region", "region_label", "population", "simulator")})
-    out.array_annotate(**{k: v for k, v in analog.array_annotations.items()})
+    if earlier is not None and first > 0:
+        held = np.asarray(earlier.magnitude)
+        start = int(round(float(earlier.t_start.rescale("ms").magnitude) / period))
+        if start + len(held) >= first:  # no gap between the two
+            rows = np.vstack([held, rows[start + len(held) - first:]])
+            first = start
+    missing = np.flatnonzero(np.isnan(rows).any(axis=1))
+    rows = rows[:missing[0]] if missing.size else rows
+    out = neo.AnalogSignal(rows, units=analog.units, t_start=first * period * pq.ms,
+                           sampling_period=analog.sampling_period, name=analog.name,
+                           **analog.annotations)
+    out.array_annotate(**dict(analog.array_annotations))
     return out

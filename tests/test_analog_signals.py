@@ -13,7 +13,8 @@ the backend's arrays.  Shown here, on a real NEST network:
 * ``get_data(clear=True)`` during the co-simulation is refused with the fix;
 * ``run(out=...)`` streams the signals: the folder holds the in-memory
   run's signals, and a run whose process is killed keeps the samples of its
-  completed windows (``tests/test_kill.py`` kills it 22 times).
+  completed windows, after those of the earlier runs (``tests/test_kill.py``
+  kills one 22 times).
 """
 
 import numpy as np
@@ -166,6 +167,36 @@ def test_streamed_run_holds_the_in_memory_signals(tmp_path):
     mix = memory[(31, "mix", "v")]
     assert np.array_equal(mix[1], np.arange(7))
     assert np.array_equal(mix[0], rows_i[:, [column[c] for c in (18, 19, 20, 21, 6, 7, 8)]])
+
+
+def _second_run_left_open(out):
+    """Two streamed runs; the second leaves its stream/ as a SIGKILL would (its closing is
+    skipped), so loading the folder recovers it after the first run's NIX signals."""
+    import pynn_multiscale as pm
+    from pynn_multiscale import recording
+    from small_w1 import small_w1
+
+    with small_w1(seed=3, build_region=_build) as cosim:
+        cosim.flush_windows = 4  # parts as well as a journal
+        cosim.run(30.0, out=out)
+        recording.Recording.finish = lambda *args, **kwargs: None
+        cosim.run(30.0, out=out)
+        cosim.recording.writer._journal.close()
+    result = pm.Result.load(out)
+    return signals_of(result), result.complete, result.reason
+
+
+def test_a_killed_second_run_keeps_the_first_runs_signals_and_its_own(tmp_path):
+    memory, _, _ = run(runs=(30.0, 30.0))
+    got, complete, reason = isolated(_second_run_left_open)(str(tmp_path / "out"))
+    assert not complete and "after t = 30 ms" in reason
+    assert got.keys() == memory.keys()
+    for key, (rows, channels, _) in memory.items():
+        # up to where NEST had delivered the samples: the whole run but its last min_delay
+        n = len(got[key][0])
+        assert len(rows) - 4 <= n <= len(rows), key
+        assert np.array_equal(got[key][0], rows[:n]), key
+        assert np.array_equal(got[key][1], channels), key
 
 
 def _clear_inside():

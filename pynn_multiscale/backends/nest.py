@@ -104,6 +104,7 @@ class SignalReader:
     read: int = 0
     chunks: list = field(default_factory=list)
     handed: int = 0  # chunks already handed out by window_signals
+    pending: Any = None  # samples read but not yet shown by PyNN (window_signals)
     ids: np.ndarray = None  # the cells the multimeter records, sorted
     initial: dict = None  # PyNN name -> each recorded cell's value at t = 0, read from NEST
 
@@ -551,10 +552,26 @@ class NestBackend(WindowLoop):
             reader.initial[name] = values * factor
 
     def window_signals(self, handle):
-        """The samples read since the previous call: ``(times, senders, {variable: values})``."""
+        """The samples read since the previous call: ``(times, senders, {variable: values})``.
+
+        Only those that PyNN's ``get_data`` would show now (up to its clock,
+        one ``min_delay`` behind the window's end); the later ones come with
+        the next call.  So what a ``run()`` hands out ends where its result's
+        signals end, and the next ``run()``'s first call continues from there.
+        """
         self._collect()
         fresh, handle.handed = handle.chunks[handle.handed:], len(handle.chunks)
-        return _concat_events(fresh, handle.variables)
+        if handle.pending is not None:
+            fresh = [handle.pending] + fresh
+        times, senders, values = _concat_events(fresh, handle.variables)
+        state = self.sim.simulator.state
+        with self._pynn_clock():
+            now, offset = state.t, state._time_offset
+        shown = (times - offset) <= now
+        later = ~shown
+        handle.pending = (times[later], senders[later],
+                          {name: v[later] for name, v in values.items()}) if later.any() else None
+        return times[shown], senders[shown], {name: v[shown] for name, v in values.items()}
 
     def signal_layout(self, handle) -> dict:
         """What a reader's samples become: each variable's signal as PyNN would build it."""
