@@ -88,7 +88,7 @@ def build_region(sim, idx, label, rng, n_e, n_i, in_degree=None):
 
 
 def fixed_inputs(neurons):
-    """What a W1 region of ``neurons`` neurons gives each neuron: its in-degree and the N_E of its input.
+    """What a W1 region of ``neurons`` neurons gives each neuron: in-degree and TVB input's N_E.
 
     ``(in_degree, n_e)``: ``p_connect`` times the region
     (``build_spiking_region(in_degree=...)``) and the number of E neurons by

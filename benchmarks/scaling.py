@@ -336,6 +336,8 @@ def main(argv=None):
                     if warm == "each" or (warm == "first" and not any(
                             p["simulator"] == simulator for p in points)):
                         warm_s = warm_up(simulator, name, size, args.seed)
+                        print(f"[scaling] {simulator} {name}={size}: warm-up (untimed build and "
+                              f"first window) {warm_s} s", file=sys.stderr, flush=True)
                     point = run_point(simulator, name, size, args.duration, args.seed)
                     point["warm_up_s"] = warm_s
                 except Exception as exc:  # a point that fails is reported, the others still run
