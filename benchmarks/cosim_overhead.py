@@ -83,8 +83,21 @@ def proxies_for(kind, n_e):
 PROXY_KINDS = ["poisson", "poisson_shared", "elephant_poisson", "sip", "mip", "current", "offset"]
 
 
-def build_region(sim, idx, label, rng, n_e, n_i):
-    return rww.build_spiking_region(sim, idx, label, rng, n_e=n_e, n_i=n_i)
+def build_region(sim, idx, label, rng, n_e, n_i, in_degree=None):
+    return rww.build_spiking_region(sim, idx, label, rng, n_e=n_e, n_i=n_i, in_degree=in_degree)
+
+
+def fixed_inputs(neurons):
+    """What a W1 region of ``neurons`` neurons gives each neuron: in-degree and TVB input's N_E.
+
+    ``(in_degree, n_e)``: ``p_connect`` times the region
+    (``build_spiking_region(in_degree=...)``) and the number of E neurons by
+    which TVB's rate is scaled into each E neuron's Poisson input
+    (``default_to_spiking(n_e=...)``).  ``make_cosim(fixed_inputs_of=neurons)``
+    keeps both at these values whatever the region's size.
+    """
+    return (int(round(rww.NETWORK_PARAMS["p_connect"] * neurons)),
+            int(round(0.8 * neurons)))
 
 
 #: --model NAME -> the pair's module and its defaults as its example in
@@ -147,15 +160,29 @@ def make_model_cosim(sim, regions, neurons, seed, model, mode, log=None, min_del
 
 
 def make_cosim(sim, regions, neurons, seed, kind, mode, log=None, min_delay=None,
-               pipeline=False, sync_interval=None, model="red_wong_wang", extras=None):
-    """``extras``: more CoSimulation keywords (``threads``, ``setup_options``)."""
+               pipeline=False, sync_interval=None, model="red_wong_wang", extras=None,
+               fixed_inputs_of=None):
+    """``extras``: more CoSimulation keywords (``threads``, ``setup_options``).
+
+    ``fixed_inputs_of``: ``None`` (W1), or a region size whose inputs per
+    neuron every region keeps (:func:`fixed_inputs`): a fixed in-degree
+    instead of a fixed connection probability, and TVB's rate scaled by that
+    size's N_E instead of the region's.  Growing the region then grows the
+    work, not each neuron's drive (workload W2, ``benchmarks/scaling.py``).
+    """
     if model != "red_wong_wang":
+        if fixed_inputs_of is not None:
+            raise SystemExit(f"fixed_inputs_of: only with model red_wong_wang, not {model!r}")
         return make_model_cosim(sim, regions, neurons, seed, model, mode, log, min_delay,
                                 pipeline, sync_interval, extras)
     n_e, n_i = int(round(0.8 * neurons)), neurons - int(round(0.8 * neurons))
     tvb = rww.tvb_simulator()
 
     build = functools.partial(build_region, n_e=n_e, n_i=n_i)
+    input_n_e = n_e
+    if fixed_inputs_of is not None:
+        in_degree, input_n_e = fixed_inputs(fixed_inputs_of)
+        build = functools.partial(build_region, n_e=n_e, n_i=n_i, in_degree=in_degree)
 
     if min_delay is None:
         # the network's own 1.5 ms delay, split as CoSimulation splits the shortest proxy
@@ -170,7 +197,7 @@ def make_cosim(sim, regions, neurons, seed, kind, mode, log=None, min_delay=None
     if log is not None:
         _record_sources(sim, log)
     cosim = pm.CoSimulation(tvb, sim, spiking_regions=regions, build_region=build,
-                            to_spiking=proxies_for(kind, n_e), to_tvb=rww.default_to_tvb(),
+                            to_spiking=proxies_for(kind, input_n_e), to_tvb=rww.default_to_tvb(),
                             seed=seed, progress=False, coupling_mode=mode,
                             pipeline=pipeline, sync_interval=sync_interval,
                             min_delay=min_delay, **(extras or {}))
@@ -236,12 +263,13 @@ def in_child(function, *args):
 
 def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, cold_cache,
                        min_delay=None, pipeline=False, sync_interval=None,
-                       model="red_wong_wang", extras=None):
+                       model="red_wong_wang", extras=None, fixed_inputs_of=None):
     """Build W1 and run it for ``duration`` ms (at least one window), timing both.
 
     ``build_s`` covers building and the first window (Brian2 compiles
     then); ``cold_cache`` gives Brian2 or ANNarchy an empty compiler cache.  Returns the
     timings, the rates, and the log of every value sent to the sources.
+    ``fixed_inputs_of``: see :func:`make_cosim`.
     """
     import tempfile
 
@@ -257,7 +285,7 @@ def timed_cosimulation(simulator, regions, neurons, seed, kind, mode, duration, 
     log = {}
     t0 = time.perf_counter()
     cosim, build = make_cosim(sim, regions, neurons, seed, kind, mode, log, min_delay,
-                              pipeline, sync_interval, model, extras)
+                              pipeline, sync_interval, model, extras, fixed_inputs_of)
     log["labels"] = {idx: cosim.engine.region_labels[idx] for idx in regions}
     windows = log["windows"] = []
     original = cosim._begin_window
@@ -376,6 +404,21 @@ def spiking_alone(sim, regions, build, seed, dt, min_delay, max_delay, first_win
     return elapsed, {key: 1000.0 * n / (sizes[key] * duration) for key, n in counts.items()}
 
 
+def tvb_alone(module, seed, n_regions, first_window, duration):
+    """Seconds of the pair's TVB simulator alone, ``Simulator.run()`` after an untimed first window.
+
+    The same noise seed as a co-simulation of ``n_regions`` spiking regions
+    with ``seed``; timed over ``duration - first_window`` ms, as the
+    co-simulation is.
+    """
+    tvb = module.tvb_simulator(noise_seed=pm.derive_seeds(seed, n_regions)["tvb_noise"])
+    tvb.configure()
+    tvb.run(simulation_length=first_window)  # the untimed first window
+    t0 = time.perf_counter()
+    tvb.run(simulation_length=duration - first_window)
+    return time.perf_counter() - t0
+
+
 def _replay_schedule(setter, handle, values):
     """Every window's values of one source, in one call from the first window's start."""
     if values:
@@ -415,6 +458,10 @@ def main(argv=None):
     parser.add_argument("--spike-precision", choices=["off_grid", "on_grid"], default=None,
                         help="NEST's spike precision through PyNN's setup (default PyNN's, "
                              "off_grid)")
+    parser.add_argument("--fixed-inputs-of", type=int, default=None, metavar="NEURONS",
+                        help="keep each neuron's in-degree and TVB input at those of a region "
+                             "of NEURONS neurons, whatever --neurons is (W2's series B: 1000; "
+                             "default: both grow with --neurons, as in W1)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     extras = {}
@@ -427,6 +474,8 @@ def main(argv=None):
     if args.model != "red_wong_wang" and args.proxy != "poisson":
         parser.error(f"--proxy {args.proxy}: only with --model red_wong_wang; the other "
                      f"models use their own default_to_spiking() (drop --proxy)")
+    if args.model != "red_wong_wang" and args.fixed_inputs_of is not None:
+        parser.error(f"--fixed-inputs-of: only with --model red_wong_wang, not {args.model}")
 
     if args.model != "red_wong_wang":
         MODELS[args.model]["build"](args.neurons)  # a bad --neurons stops here, not in a child
@@ -435,7 +484,8 @@ def main(argv=None):
     module = rww if args.model == "red_wong_wang" else model_module(args.model)
 
     # the first build and first window, with an empty compiler cache (Brian2 compiles then)
-    options = (args.min_delay, args.pipeline, args.sync_interval, args.model, extras)
+    options = (args.min_delay, args.pipeline, args.sync_interval, args.model, extras,
+               args.fixed_inputs_of)
     first = in_child(timed_cosimulation, *common, 0.0, True, *options)
     cosim_times, alone_times, tvb_times, runs = [], [], [], []
     for _ in range(max(1, args.repeats)):
@@ -447,13 +497,7 @@ def main(argv=None):
                                         run["max_delay"], run["sync_ms"], args.duration,
                                         run["log"], extras)
         alone_times.append(alone_s)
-
-        tvb = module.tvb_simulator(noise_seed=pm.derive_seeds(args.seed, len(regions))["tvb_noise"])
-        tvb.configure()
-        tvb.run(simulation_length=run["sync_ms"])  # the untimed first window
-        t0 = time.perf_counter()
-        tvb.run(simulation_length=args.duration - run["sync_ms"])
-        tvb_times.append(time.perf_counter() - t0)
+        tvb_times.append(tvb_alone(module, args.seed, len(regions), run["sync_ms"], args.duration))
     build_s, sync_ms, rates = run["build_s"], run["sync_ms"], run["rates"]
     best = min(runs, key=lambda r: r["cosim_s"])
     nest_min_delay = run["nest_min_delay"]
@@ -473,6 +517,7 @@ def main(argv=None):
         "sync_ms": round(sync_ms, 6),
         "n_spiking_regions": len(regions),
         "neurons_per_region": args.neurons,
+        **({} if args.fixed_inputs_of is None else {"fixed_inputs_of": args.fixed_inputs_of}),
         "first_build_s": round(first_build, 3),
         "build_s": round(build_s, 3),
         "cosim_s": round(cosim_s, 3),

@@ -261,7 +261,8 @@ NETWORK_PARAMS = dict(
 )
 
 
-def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params=None):
+def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params=None,
+                         in_degree=None):
     """Build one spiking node: E and I ``IF_cond_alpha`` populations in plain PyNN.
 
     Parameters
@@ -278,6 +279,20 @@ def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params
         Population sizes.
     params : dict, optional
         Overrides of :data:`NETWORK_PARAMS`.
+    in_degree : int, optional
+        ``None`` (the default, W1): every pair of neurons is connected with
+        probability ``p_connect`` (``FixedProbabilityConnector``), so a
+        neuron's number of inputs grows with the region, ``p_connect`` times
+        each presynaptic population on average (80 E + 20 I at 800 E + 200 I).
+        An int ``K`` holds it fixed whatever ``n_e`` and ``n_i`` are: every
+        neuron draws exactly ``K_E = round(K n_e / (n_e + n_i))`` distinct
+        presynaptic E neurons and ``K - K_E`` distinct I neurons
+        (``FixedNumberPreConnector``, no autapses, no multiple connections),
+        with the same weights and delay.  ``K = 100`` gives every neuron, at
+        any size with 80% E, W1's mean in-degree (``p_connect`` 0.1 times
+        800 E + 200 I), without its binomial spread from neuron to neuron.
+        Used by the scaling benchmark (workload W2) to grow a region without
+        growing each neuron's input.
 
     Returns
     -------
@@ -288,6 +303,7 @@ def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params
     check_count("n_i", n_i, 1, N_I)
     check_known("params", params, NETWORK_PARAMS, "NETWORK_PARAMS")
     p = dict(NETWORK_PARAMS, **(params or {}))
+    fixed = None if in_degree is None else in_degrees(in_degree, n_e, n_i)
     cell = sim.IF_cond_alpha(**CELL_PARAMS)
     pops = {"E": sim.Population(n_e, cell, label=f"{label}_E"),
             "I": sim.Population(n_i, cell, label=f"{label}_I")}
@@ -301,6 +317,9 @@ def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params
                                         ("E", "I", p["w_ei"], "excitatory"),
                                         ("I", "E", p["w_ie"], "inhibitory"),
                                         ("I", "I", p["w_ii"], "inhibitory")):
+        if fixed is not None:
+            connector = sim.FixedNumberPreConnector(fixed[pre], allow_self_connections=False,
+                                                    with_replacement=False, rng=rng)
         projections.append(sim.Projection(
             pops[pre], pops[post], connector,
             sim.StaticSynapse(weight=weight, delay=p["delay"]), receptor_type=receptor,
@@ -314,6 +333,32 @@ def build_spiking_region(sim, region_index, label, rng, n_e=N_E, n_i=N_I, params
             sim.StaticSynapse(weight=p[f"bg_weight_{key}"], delay=p["delay"]),
             receptor_type="excitatory", label=f"{label}_bg_{name}"))
     return SpikingRegion(pops, projections)
+
+
+def in_degrees(in_degree, n_e=N_E, n_i=N_I):
+    """A fixed in-degree split between E and I inputs in proportion to the populations.
+
+    ``{"E": K_E, "I": K - K_E}`` with ``K_E = round(K n_e / (n_e + n_i))``:
+    the inputs per neuron of :func:`build_spiking_region` with ``in_degree=K``.
+    Each part must be at least 1 and below its population's size (a neuron
+    draws distinct partners and never itself).
+
+    Examples
+    --------
+    >>> in_degrees(100, n_e=12800, n_i=3200)
+    {'E': 80, 'I': 20}
+    """
+    check_count("in_degree", in_degree, 2, 100, what="synapses per neuron")
+    k_e = int(round(in_degree * n_e / (n_e + n_i)))
+    split = {"E": k_e, "I": in_degree - k_e}
+    for name, size in (("E", n_e), ("I", n_i)):
+        if not 1 <= split[name] < size:
+            raise ConfigurationError(bad_value(
+                "in_degree", in_degree,
+                f"an in-degree whose {name} share ({split[name]}) is at least 1 and below the "
+                f"{size} {name} neurons (n_e={n_e}, n_i={n_i})",
+                "pass a smaller in_degree, or larger populations"))
+    return split
 
 
 def default_to_spiking(G=G_DEFAULT, lamda=0.0, n_e=N_E, params=None):
