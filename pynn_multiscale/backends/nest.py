@@ -17,13 +17,18 @@ Mechanisms, and why:
   ``(t_{n-1}, t_n]`` starts at ``t_n``: a latency of one spiking step, plus the
   proxy's synaptic delay, on top of the connectome delay.
 * **Spikes -> counts.** One native ``spike_recorder`` per population.  After
-  each window all recorders are read in one kernel call, and only the new
-  events are kept.  Reading copies every event a recorder stores, and NEST
-  refuses to clear a recorder inside Prepare/Run, so once a recorder holds
-  ``flush_events`` events the backend leaves the Run context (Cleanup),
-  clears the recorders and re-enters it (Prepare).  That costs about 0.1 ms,
-  less than copying a few hundred events, so the recorders are kept small:
-  the per-window cost and the memory stay bounded on long runs.
+  each window all recorders (and the multimeters of recorded analog signals)
+  are read in one kernel call, and only the new events are kept.  Reading
+  copies every event the devices hold, and NEST refuses to clear a device
+  inside Prepare/Run, so once they hold enough events the backend leaves the
+  Run context (Cleanup), clears them and re-enters it (Prepare).  Clearing
+  costs time in proportion to the network (0.01 ms at 1000 neurons, 0.59 ms
+  at 16 000, 2.36 ms at 64 000), holding events costs their copy at every
+  read (about 0.15 us an event): the backend measures both while it runs and
+  clears when the held events reach ``sqrt(2 C e / c)`` (C a clearing, e the
+  new events per window, c an event's read; at least ``flush_events``),
+  which minimises their sum per window.  The per-window cost and the memory
+  stay bounded on long runs.
 * **Low-level calls.** ``NodeCollection.set`` reads the node's whole status
   before every write (0.1 ms); the kernel API call it ends in takes 0.02 ms,
   so the hot path calls it directly.  Reading ``nest.biological_time`` or
@@ -38,6 +43,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,12 +127,9 @@ class NestBackend(WindowLoop):
     #: skips its own check (reading every delay back through PyNN costs 1.3 s a W1 region).
     refuses_short_delays = True
 
-    #: Recorder size (events) at which recorders are cleared between windows.
+    #: The fewest events the devices hold before they are cleared between windows (the
+    #: threshold grows from there with the measured costs; see the module docstring).
     flush_events = 256
-    #: Multimeter size (samples) at which recorders are cleared between windows.  Reading
-    #: converts every sample held (40-90 ns a value, three values a sample), clearing
-    #: costs about 0.08 ms: so each sample is read once, and cleared after the read.
-    flush_samples = 1
 
     def __init__(self, sim):
         import nest
@@ -142,6 +146,9 @@ class NestBackend(WindowLoop):
             self._set_status = lambda nc, params: nc.set(params)
             self._get_status = lambda nc, key: nc.get(key)
         self._flush_pending = False
+        self._flush_cost = None  # seconds a clearing took (running mean), once measured
+        self._event_cost = 1.5e-7  # seconds to read one held event (running mean)
+        self._new_events = 0.0  # new events per read (running mean)
         self._sources = []
         self._recorders = []
         self._readers = []  # SignalReader of every population recording analog signals
@@ -251,12 +258,29 @@ class NestBackend(WindowLoop):
         """Clear every recorder (outside Prepare/Run), keeping any event not yet handed out."""
         self._collect()
         nest = self.nest
+        t0 = time.perf_counter()
         nest.Cleanup()
         self._set_status(self._all_recorders, {"n_events": 0})
         for handle in self._recorders + self._readers:
             handle.read = 0
         nest.Prepare()
+        cost = time.perf_counter() - t0
+        self._flush_cost = cost if self._flush_cost is None else \
+            0.8 * self._flush_cost + 0.2 * cost
         self._flush_pending = False
+
+    def _flush_threshold(self) -> float:
+        """Held events at which clearing is due: ``sqrt(2 C e / c)``, at least ``flush_events``.
+
+        Clearing every F windows costs C / F a window; holding costs the
+        re-read of e F / 2 events on average, c each.  The sum is least at
+        e F = sqrt(2 C e / c).  Before the first clearing is timed, ``flush_events``.
+        """
+        if self._flush_cost is None:
+            return self.flush_events
+        return max(self.flush_events,
+                   math.sqrt(2.0 * self._flush_cost * max(self._new_events, 1.0)
+                             / self._event_cost))
 
     def finish(self):
         self._patch_get_data(False)
@@ -448,9 +472,12 @@ class NestBackend(WindowLoop):
             order = {node_id: k for k, node_id in enumerate(all_recorders.tolist())}
             self._recorder_order = [order[d.tolist()[0]] for d in devices]
             self._all_recorders = all_recorders
+        t0 = time.perf_counter()
         events = self._get_status(self._all_recorders, "events")
+        spent = time.perf_counter() - t0
         if isinstance(events, dict):
             events = (events,)
+        held = new = 0
         for handle, k in zip(handles, self._recorder_order):
             times = np.asarray(events[k]["times"])
             start = handle.read
@@ -461,16 +488,18 @@ class NestBackend(WindowLoop):
                         # PyNN's own conversion (pyNN.nest.recording), the same floats
                         {name: np.asarray(events[k][nest_name])[start:] * factor
                          for name, (nest_name, factor) in handle.variables.items()}))
-                limit = self.flush_samples
-            else:
-                if times.size > start:
-                    # copies: a view would keep every event read so far alive
-                    handle.new.append((times[start:].copy(),
-                                       np.asarray(events[k]["senders"])[start:].copy()))
-                limit = self.flush_events
+            elif times.size > start:
+                # copies: a view would keep every event read so far alive
+                handle.new.append((times[start:].copy(),
+                                   np.asarray(events[k]["senders"])[start:].copy()))
+            held += times.size
+            new += times.size - start
             handle.read = times.size
-            if times.size >= limit:
-                self._flush_pending = True
+        if held >= 1000:  # enough to time a read by
+            self._event_cost = 0.8 * self._event_cost + 0.2 * spent / held
+        self._new_events = 0.8 * self._new_events + 0.2 * new
+        if held >= self._flush_threshold():
+            self._flush_pending = True
         self._collected_step = self._step
 
     def window_spikes(self, handle):
