@@ -317,6 +317,15 @@ def main(argv=None):
     if args.duration < 10.0:
         parser.error(f"--duration {args.duration}: at least 10 ms (a few windows of 2.6 ms)")
 
+    def save(out):
+        """``--out`` after every point (temporary file, then rename): a stopped run keeps its
+        points, marked ``"complete": false``."""
+        if args.out:
+            temporary = f"{args.out}.tmp"
+            with open(temporary, "w") as f:
+                f.write(json.dumps(out) + "\n")
+            os.replace(temporary, args.out)
+
     started = time.perf_counter()
     points, skipped, failed, baselines = [], [], [], {}
     for simulator in simulators:
@@ -357,14 +366,39 @@ def main(argv=None):
                                                         point["min_delay_ms"])
                     except Exception as exc:
                         baselines[simulator] = {"error": f"{type(exc).__name__}: {exc}"}
+                save(report(args, simulators, series, sizes, caps, points, skipped, failed,
+                            baselines, started, complete=False))
+    out = report(args, simulators, series, sizes, caps, points, skipped, failed, baselines,
+                 started, complete=True)
+    text = json.dumps(out)
+    save(out)
+    if args.json:
+        print(text)
+    else:
+        for p in points:
+            print(f"{p['simulator']:>8} {p['series']:>7}={p['size']:<6} "
+                  f"cosim/s {p['cosim_s_per_simulated_s']:>9} ratio {p['ratio']:>7} "
+                  f"loop {p['loop_ms_per_window']:>7} ms/win RSS {p['peak_rss_mb']:>7} MB")
+        for sim, by_series in out["fits"].items():
+            for name, figures in by_series.items():
+                print(f"{sim:>8} {name:>7}: " + ", ".join(
+                    f"k({f})={v['k']}" for f, v in figures.items()))
+    return 1 if failed else 0
+
+
+def report(args, simulators, series, sizes, caps, points, skipped, failed, baselines, started,
+           complete):
+    """The JSON object: every point so far, the fits, and whether every point has run."""
+    import copy
+
+    from pynn_multiscale.backends.brian2 import TARGET_ENV
+
+    points = copy.deepcopy(points)
     for p in points:
         base = baselines.get(p["simulator"], {}).get("peak_rss_mb")
         p["peak_rss_above_baseline_mb"] = (None if base is None
                                            else round(p["peak_rss_mb"] - base, 1))
-
-    from pynn_multiscale.backends.brian2 import TARGET_ENV
-
-    out = {
+    return {
         "workload": "W2",
         "duration_ms": args.duration,
         "seed": args.seed,
@@ -381,24 +415,9 @@ def main(argv=None):
         "fits": fits(points, baselines),
         "skipped": skipped,
         "failed": failed,
+        "complete": complete,
         "wall_s": round(time.perf_counter() - started, 1),
     }
-    text = json.dumps(out)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
-    if args.json:
-        print(text)
-    else:
-        for p in points:
-            print(f"{p['simulator']:>8} {p['series']:>7}={p['size']:<6} "
-                  f"cosim/s {p['cosim_s_per_simulated_s']:>9} ratio {p['ratio']:>7} "
-                  f"loop {p['loop_ms_per_window']:>7} ms/win RSS {p['peak_rss_mb']:>7} MB")
-        for sim, by_series in out["fits"].items():
-            for name, figures in by_series.items():
-                print(f"{sim:>8} {name:>7}: " + ", ".join(
-                    f"k({f})={v['k']}" for f, v in figures.items()))
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ def scaling(tmp_path_factory):
     printed = json.loads(done.stdout.strip().splitlines()[-1])
     with open(out) as f:
         assert json.load(f) == printed  # --out writes the object printed last
+    assert printed["complete"] is True and not os.path.exists(f"{out}.tmp")
+    # and after every point: its stderr reports as many points as the file had
+    assert done.stderr.count("ms/window, RSS") == len(printed["points"]) == 4
     return printed, out
 
 
@@ -135,3 +138,29 @@ def test_a_fixed_in_degree_larger_than_a_population_is_refused():
     assert rww.in_degrees(100, 800, 200) == {"E": 80, "I": 20}
     with pytest.raises(ConfigurationError, match="in_degree"):
         rww.in_degrees(100, 40, 10)  # 80 E inputs from 40 E neurons
+
+
+def test_a_killed_run_keeps_its_points(tmp_path):
+    """--out is rewritten (through a rename) after every point, so a SIGKILL keeps them."""
+    import signal
+    import time
+
+    out = tmp_path / "scaling.json"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(BENCHMARKS, "scaling.py"), "--simulators", "nest",
+         "--series", "regions", "--sizes", "1,2,4", "--duration", str(DURATION), "--json",
+         "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 300
+        while not out.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(60)
+    assert process.returncode == -signal.SIGKILL
+    with open(out) as f:
+        kept = json.load(f)
+    assert kept["complete"] is False
+    assert [p["size"] for p in kept["points"]] == [1]
+    assert kept["points"][0]["rates_live"]
