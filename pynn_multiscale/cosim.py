@@ -53,8 +53,8 @@ from .plan import (check_capabilities, check_proxy_list,
 from .proxies.binding import BindContext, NumpyGlobalStream, ToSpikingProxy, ToTVBProxy
 from .recording import Recording
 from .region import (DelayAboveMaxDelay, cell_pieces, check_built_region, check_cell_types,
-                     check_delays, check_receptor_guesses, delay_error, max_delay_error,
-                     piece_lookup, projections_made, spikes_of)
+                     check_delays, check_receptor_guesses, check_signal_intervals, delay_error,
+                     max_delay_error, piece_lookup, projections_made, spikes_of)
 from .tvb import TVBEngine, validate_region_indices
 
 __all__ = ["CoSimulation", "RunTerminated", "derive_seeds", "divided_min_delay",
@@ -240,6 +240,7 @@ def build_regions(backend, build_region, plan, labels, max_delay=None) -> dict:
                               idx, labels[idx], plan.min_delay, plan.spiking_dt) from exc
         regions[idx] = check_built_region(built, idx)
         check_cell_types(backend, regions[idx], made, idx, labels[idx])
+        check_signal_intervals(regions[idx], idx, labels[idx])
         check_receptor_guesses(guessed, idx, labels[idx])
         if not getattr(backend, "refuses_short_delays", False):  # else refused when made
             check_delays(made, idx, labels[idx], plan.min_delay, plan.spiking_dt,
@@ -682,7 +683,7 @@ class CoSimulation:
             if self._readers:
                 order = {key: k for k, key in enumerate(self._readers)}
                 self.recording.read_signals(
-                    self.backend, list(self._readers.values()),
+                    list(self._readers.values()),
                     {name: [(order[key], cells) for key, cells in pieces]
                      for name, pieces in signal_pieces.items()})
 

@@ -53,7 +53,7 @@ class Recording:
         """Keep the spikes of ``population`` of the region in ``slot``."""
         self.spikes[(slot, population)] = []
 
-    def read_signals(self, backend, readers: list, pieces: dict) -> None:
+    def read_signals(self, readers: list, pieces: dict) -> None:
         """The backend reads these populations' analog signals window by window.
 
         ``pieces``: per recorded ``(slot, population)``, its pieces as

@@ -135,6 +135,32 @@ def check_cell_types(backend, region, projections, region_index: int, label: str
                     f"run {name} cells on another backend (docs/backends.md, upstream defects)"))
 
 
+def check_signal_intervals(region, region_index: int, label: str) -> None:
+    """A named view or assembly whose pieces record analog signals at different intervals.
+
+    Its signals could not be one ``AnalogSignal`` per variable (neo refuses
+    to merge them), and the co-simulation would fail when the result is
+    built, after the whole run: refused before it starts.
+    """
+    from .backends.base import recorded_signal_names
+
+    for name, pop in region.populations.items():
+        pieces = cell_pieces(pop)
+        if len(pieces) < 2:
+            continue
+        intervals = {}
+        for whole, _ in pieces:
+            if recorded_signal_names(whole):
+                intervals[whole.label] = float(whole.recorder.sampling_interval)
+        if len(set(intervals.values())) > 1:
+            raise ConfigurationError(bad_value(
+                f"population {name!r} of region {region_index} ({label})",
+                ", ".join(f"{k} every {v:g} ms" for k, v in intervals.items()),
+                "analog signals recorded at one sampling_interval in every population it "
+                "joins (its signals are one AnalogSignal per variable)",
+                "pass the same sampling_interval to each population's record(...)"))
+
+
 def check_receptor_guesses(projections, region_index: int, label: str) -> None:
     """Refuse or warn about projections whose receptor type was chosen by default.
 

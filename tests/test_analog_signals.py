@@ -10,7 +10,8 @@ the backend's arrays.  Shown here, on a real NEST network:
   random draw at every read: the upstream test below fails once PyNN fixes it);
 * an assembly of two views of one recorded population has its signals (neo
   refused to merge the two reads' columns);
-* ``get_data(clear=True)`` during the co-simulation is refused with the fix;
+* ``get_data(clear=True)`` during the co-simulation is refused with the fix, and
+  so is an assembly whose populations record at different intervals;
 * ``run(out=...)`` streams the signals: the folder holds the in-memory
   run's signals, and a run whose process is killed keeps the samples of its
   completed windows, after those of the earlier runs (``tests/test_kill.py``
@@ -197,6 +198,35 @@ def test_a_killed_second_run_keeps_the_first_runs_signals_and_its_own(tmp_path):
         assert len(rows) - 4 <= n <= len(rows), key
         assert np.array_equal(got[key][0], rows[:n]), key
         assert np.array_equal(got[key][1], channels), key
+
+
+def _mixed_intervals():
+    import pynn_multiscale as pm
+    from small_w1 import small_w1
+
+    def build(sim, idx, label, rng):
+        from small_w1 import small_build
+
+        region = small_build(sim, idx, label, rng)
+        region.populations["E"].record("v", sampling_interval=0.5)
+        region.populations["I"].record("v", sampling_interval=1.0)
+        region.populations["all"] = region.populations["E"] + region.populations["I"]
+        return region
+
+    try:
+        small_w1(seed=3, build_region=build)
+    except pm.ConfigurationError as exc:
+        return str(exc)
+    return None
+
+
+def test_an_assembly_recorded_at_two_intervals_is_refused_before_the_run():
+    """neo cannot merge its signals: it failed with a MergeError when the result was built,
+    after the whole run."""
+    message = isolated(_mixed_intervals)()
+    assert message is not None
+    assert "'all'" in message and "every 0.5 ms" in message and "every 1 ms" in message
+    assert "Fix:" in message and "sampling_interval" in message
 
 
 def _clear_inside():
