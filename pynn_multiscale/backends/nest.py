@@ -23,12 +23,14 @@ Mechanisms, and why:
   inside Prepare/Run, so once they hold enough events the backend leaves the
   Run context (Cleanup), clears them and re-enters it (Prepare).  Clearing
   costs time in proportion to the network (0.01 ms at 1000 neurons, 0.59 ms
-  at 16 000, 2.36 ms at 64 000), holding events costs their copy at every
-  read (about 0.15 us an event): the backend measures both while it runs and
-  clears when the held events reach ``sqrt(2 C e / c)`` (C a clearing, e the
-  new events per window, c an event's read; at least ``flush_events``),
-  which minimises their sum per window.  The per-window cost and the memory
-  stay bounded on long runs.
+  at 16 000, 2.36 ms at 64 000: about 37 ns a node), holding events costs
+  their copy at every read (about 0.15 us an event): the backend clears when
+  the held events reach ``sqrt(2 C e / c)`` (C a clearing, estimated from the
+  network's size, e the new events per window, c an event's read; at least
+  ``flush_events``), which minimises their sum per window.  The estimate is
+  not timed: timings vary, and with several threads NEST's spikes depend on
+  where the clearings fall, so a timed threshold made two runs with the same
+  seed differ.  The per-window cost and the memory stay bounded on long runs.
 * **Low-level calls.** ``NodeCollection.set`` reads the node's whole status
   before every write (0.1 ms); the kernel API call it ends in takes 0.02 ms,
   so the hot path calls it directly.  Reading ``nest.biological_time`` or
@@ -44,7 +46,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,8 +147,7 @@ class NestBackend(WindowLoop):
             self._set_status = lambda nc, params: nc.set(params)
             self._get_status = lambda nc, key: nc.get(key)
         self._flush_pending = False
-        self._flush_cost = None  # seconds a clearing took (running mean), once measured
-        self._event_cost = 1.5e-7  # seconds to read one held event (running mean)
+        self._flush_cost = None  # seconds a clearing takes, estimated at start
         self._new_events = 0.0  # new events per read (running mean)
         self._sources = []
         self._recorders = []
@@ -180,6 +180,7 @@ class NestBackend(WindowLoop):
         self._finished = False
         self._sources, self._recorders, self._all_recorders = [], [], None
         self._readers = []
+        self._flush_cost, self._new_events = None, 0.0  # the network may be built again
         self.sim.setup(**setup_arguments(timestep, min_delay, max_delay, rng_seed=seed),
                        **({"threads": int(threads)} if threads != 1 else {}), **(options or {}))
         self.nest.set_verbosity("M_ERROR")
@@ -258,29 +259,33 @@ class NestBackend(WindowLoop):
         """Clear every recorder (outside Prepare/Run), keeping any event not yet handed out."""
         self._collect()
         nest = self.nest
-        t0 = time.perf_counter()
         nest.Cleanup()
         self._set_status(self._all_recorders, {"n_events": 0})
         for handle in self._recorders + self._readers:
             handle.read = 0
         nest.Prepare()
-        cost = time.perf_counter() - t0
-        self._flush_cost = cost if self._flush_cost is None else \
-            0.8 * self._flush_cost + 0.2 * cost
         self._flush_pending = False
+
+    #: Seconds a Cleanup/Prepare takes per node of the network, and to read one held event
+    #: (measured on NEST 3.10: 2.36 ms for 64 000 neurons; 40-90 ns a value, two or three
+    #: values an event).
+    clear_cost_per_node = 3.7e-8
+    read_cost_per_event = 1.5e-7
 
     def _flush_threshold(self) -> float:
         """Held events at which clearing is due: ``sqrt(2 C e / c)``, at least ``flush_events``.
 
         Clearing every F windows costs C / F a window; holding costs the
         re-read of e F / 2 events on average, c each.  The sum is least at
-        e F = sqrt(2 C e / c).  Before the first clearing is timed, ``flush_events``.
+        e F = sqrt(2 C e / c).  C comes from the network's size, e from the
+        events read so far: the same in every run with the same seed.
         """
         if self._flush_cost is None:
-            return self.flush_events
+            self._flush_cost = self.clear_cost_per_node * float(
+                self.nest.GetKernelStatus("network_size"))
         return max(self.flush_events,
                    math.sqrt(2.0 * self._flush_cost * max(self._new_events, 1.0)
-                             / self._event_cost))
+                             / self.read_cost_per_event))
 
     def finish(self):
         self._patch_get_data(False)
@@ -472,9 +477,7 @@ class NestBackend(WindowLoop):
             order = {node_id: k for k, node_id in enumerate(all_recorders.tolist())}
             self._recorder_order = [order[d.tolist()[0]] for d in devices]
             self._all_recorders = all_recorders
-        t0 = time.perf_counter()
         events = self._get_status(self._all_recorders, "events")
-        spent = time.perf_counter() - t0
         if isinstance(events, dict):
             events = (events,)
         held = new = 0
@@ -495,8 +498,6 @@ class NestBackend(WindowLoop):
             held += times.size
             new += times.size - start
             handle.read = times.size
-        if held >= 1000:  # enough to time a read by
-            self._event_cost = 0.8 * self._event_cost + 0.2 * spent / held
         self._new_events = 0.8 * self._new_events + 0.2 * new
         if held >= self._flush_threshold():
             self._flush_pending = True
