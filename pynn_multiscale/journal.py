@@ -489,14 +489,12 @@ def _recover_signals(schema, base, signals, spiking, blocks) -> None:
 def _grid_rows(layout, times, senders, values, with_initial):
     """A reader's samples on the sampling grid: ``(first row, {variable: rows})``, NaN where
     a cell has no sample; row 0 holds the initial values when ``with_initial``."""
+    from .backends.base import sample_positions
+
     ids = np.asarray(layout["ids"], dtype=np.int64)
-    period, t_start = layout["sampling_period"], layout["t_start"]
-    steps = (np.asarray(times, dtype=float) - t_start) / period
-    rows = np.rint(steps).astype(np.int64)
-    senders = np.asarray(senders, dtype=np.int64)
-    columns = np.minimum(np.searchsorted(ids, senders), max(ids.size - 1, 0))
-    keep = (ids[columns] == senders) if ids.size else np.zeros(senders.size, bool)
-    keep &= np.abs(steps - rows) < 1e-6
+    rows, columns, on_grid, recorded = sample_positions(
+        times, senders, ids, layout["sampling_period"], layout["t_start"])
+    keep = on_grid & recorded
     rows, columns = rows[keep], columns[keep]
     first = 0 if with_initial else (int(rows.min()) if rows.size else 0)
     n = (int(rows.max()) + 1 if rows.size else first + (1 if with_initial else 0)) - first

@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from .backends.base import join_samples
 from .errors import ConfigurationError, ConfigurationTypeError, bad_value
 from .fileformat import unique_name
 from .journal import Schema, encode_window, spiking_block
@@ -228,7 +229,7 @@ class Recording:
                                    np.concatenate([np.empty(0, np.int64)]
                                                   + [np.asarray(c[1], np.int64) for c in fresh])))
                 self._part_marks[key] = len(chunks)
-            signals = [_joined(chunks, writer.schema.signal_variables(k))
+            signals = [join_samples(chunks, writer.schema.signal_variables(k))
                        for k, chunks in enumerate(self._signal_chunks)]
             self._signal_chunks = [[] for _ in self.signal_readers]
             writer.write_part(self._part_first, self.n_windows - 1, self.committed_time,
@@ -243,16 +244,6 @@ class Recording:
         self.flush(metadata, regions, spiking_regions, spikes=False)
         self.writer.finish(metadata, self.spiking_blocks(regions, spiking_regions), complete,
                            reason, self.n_windows, self.committed_time)
-
-
-def _joined(chunks, variables):
-    """One reader's samples over several windows, ``(times, senders, {variable: values})``."""
-    if len(chunks) == 1:
-        return chunks[0]
-    return (np.concatenate([np.empty(0)] + [c[0] for c in chunks]),
-            np.concatenate([np.empty(0, np.int64)] + [c[1] for c in chunks]),
-            {name: np.concatenate([np.empty(0)] + [c[2][name] for c in chunks])
-             for name in variables})
 
 
 def signals_of(signals, population) -> list:

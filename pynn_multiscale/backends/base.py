@@ -354,6 +354,35 @@ def step_of(times, t0: float, dt: float, tolerance: float = 1e-9) -> np.ndarray:
     return np.ceil((np.asarray(times, dtype=float) - t0) / dt - tolerance).astype(np.int64)
 
 
+def join_samples(chunks, variables):
+    """Analog samples read in pieces, as one ``(times, senders, {variable: values})``.
+
+    ``variables`` names the values even when there are no chunks.
+    """
+    if len(chunks) == 1:
+        return chunks[0]
+    return (np.concatenate([np.empty(0)] + [c[0] for c in chunks]),
+            np.concatenate([np.empty(0, np.int64)] + [c[1] for c in chunks]),
+            {name: np.concatenate([np.empty(0)] + [c[2][name] for c in chunks])
+             for name in variables})
+
+
+def sample_positions(times, senders, ids, period, t_start=0.0):
+    """Where analog samples go in a signal array: ``(rows, columns, on_grid, recorded)``.
+
+    Row ``(t - t_start) / period`` rounded, column the sender's place in the
+    sorted ``ids``; ``on_grid`` says which times are multiples of the period,
+    ``recorded`` which senders are among ``ids``.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    senders = np.asarray(senders, dtype=np.int64)
+    steps = (np.asarray(times, dtype=float) - t_start) / period
+    rows = np.rint(steps).astype(np.int64)
+    columns = np.minimum(np.searchsorted(ids, senders), max(ids.size - 1, 0))
+    recorded = ids[columns] == senders if ids.size else np.zeros(senders.size, dtype=bool)
+    return rows, columns, np.abs(steps - rows) < 1e-6, recorded
+
+
 def recorded_signal_names(population) -> list[str]:
     """The analog signals (``v``, ``gsyn_exc``, ...) a builder asked PyNN to record, sorted."""
     return sorted({v.name for v, ids in population.recorder.recorded.items()

@@ -52,7 +52,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import CapabilityError, ConfigurationError
-from .base import (GlobalStateGuard, Trains, WindowLoop, recorded_signal_names,
+from .base import (GlobalStateGuard, Trains, WindowLoop, join_samples,
+                   recorded_signal_names, sample_positions,
                    setup_arguments, step_of)
 
 #: The kernel is global: at most one live backend per process.
@@ -593,7 +594,7 @@ class NestBackend(WindowLoop):
         fresh, handle.handed = handle.chunks[handle.handed:], len(handle.chunks)
         if handle.pending is not None:
             fresh = [handle.pending] + fresh
-        times, senders, values = _concat_events(fresh, handle.variables)
+        times, senders, values = join_samples(fresh, handle.variables)
         state = self.sim.simulator.state
         with self._pynn_clock():
             now, offset = state.t, state._time_offset
@@ -637,15 +638,6 @@ def _initial_values(backend, reader, ids, name) -> np.ndarray:
     return reader.initial[name][np.searchsorted(reader.ids, wanted)]
 
 
-def _concat_events(chunks, variables):
-    if not chunks:
-        return np.empty(0), np.empty(0, np.int64), {name: np.empty(0) for name in variables}
-    if len(chunks) == 1:
-        return chunks[0]
-    return (np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks]),
-            {name: np.concatenate([c[2][name] for c in chunks]) for name in variables})
-
-
 def _on_grid(backend, reader, name, ids, state, interval):
     """The signal array placed sample by sample: row = time / interval, column = cell.
 
@@ -660,12 +652,9 @@ def _on_grid(backend, reader, name, ids, state, interval):
     for times, senders, values in reader.chunks:
         keep = (times - offset) <= now
         times, senders, values = times[keep], senders[keep], values[name][keep]
-        steps = times / interval
-        rows = np.rint(steps).astype(np.int64)
-        if times.size and (np.abs(steps - rows).max() > 1e-6 or rows.min() < 1):
+        rows, columns, on_grid, mine = sample_positions(times, senders, wanted, interval)
+        if times.size and (not on_grid.all() or rows.min() < 1):
             return None
-        columns = np.minimum(np.searchsorted(wanted, senders), wanted.size - 1)
-        mine = wanted[columns] == senders
         placed.append((rows[mine], columns[mine], values[mine]))
     n_rows = 1 + max((int(r.max()) for r, _, _ in placed if r.size), default=0)
     if sum(r.size for r, _, _ in placed) != (n_rows - 1) * wanted.size:
@@ -701,7 +690,7 @@ def _signals_from_reader(backend, reader, variable, ids, clear=False):
                         float(recorder.sampling_interval))
         if grid is not None:
             return grid, None
-    times, senders, values = _concat_events(reader.chunks, reader.variables)
+    times, senders, values = join_samples(reader.chunks, reader.variables)
     valid = (times - state._time_offset) <= state.t
     senders, values = senders[valid], values[variable.name][valid]
     order = np.argsort(senders, kind="stable")  # each cell's samples in the order recorded
