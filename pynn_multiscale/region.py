@@ -142,7 +142,7 @@ def check_signal_intervals(region, region_index: int, label: str) -> None:
     to merge them), and the co-simulation would fail when the result is
     built, after the whole run: refused before it starts.
     """
-    from .backends.base import recorded_signal_names
+    from .backends.base import signal_intervals
 
     for name, pop in region.populations.items():
         pieces = cell_pieces(pop)
@@ -150,8 +150,8 @@ def check_signal_intervals(region, region_index: int, label: str) -> None:
             continue
         intervals = {}
         for whole, _ in pieces:
-            if recorded_signal_names(whole):
-                intervals[whole.label] = float(whole.recorder.sampling_interval)
+            for variable, every in signal_intervals(whole).items():
+                intervals[f"{whole.label} {variable}"] = every
         if len(set(intervals.values())) > 1:
             raise ConfigurationError(bad_value(
                 f"population {name!r} of region {region_index} ({label})",

@@ -200,8 +200,9 @@ def test_a_killed_second_run_keeps_the_first_runs_signals_and_its_own(tmp_path):
         assert np.array_equal(got[key][1], channels), key
 
 
-def _mixed_intervals():
+def _mixed_intervals(simulator):
     import pynn_multiscale as pm
+    from pynn_multiscale.backends import simulator_module
     from small_w1 import small_w1
 
     def build(sim, idx, label, rng):
@@ -214,16 +215,17 @@ def _mixed_intervals():
         return region
 
     try:
-        small_w1(seed=3, build_region=build)
+        small_w1(seed=3, sim=simulator_module(simulator), build_region=build)
     except pm.ConfigurationError as exc:
         return str(exc)
     return None
 
 
-def test_an_assembly_recorded_at_two_intervals_is_refused_before_the_run():
+@pytest.mark.parametrize("simulator", ["nest", "annarchy"])
+def test_an_assembly_recorded_at_two_intervals_is_refused_before_the_run(simulator):
     """neo cannot merge its signals: it failed with a MergeError when the result was built,
-    after the whole run."""
-    message = isolated(_mixed_intervals)()
+    after the whole run.  The ANNarchy adapter keeps its intervals without a PyNN recorder."""
+    message = isolated(_mixed_intervals)(simulator)
     assert message is not None
     assert "'all'" in message and "every 0.5 ms" in message and "every 1 ms" in message
     assert "Fix:" in message and "sampling_interval" in message

@@ -389,6 +389,18 @@ def recorded_signal_names(population) -> list[str]:
                    if v.name != "spikes" and ids})
 
 
+def signal_intervals(population) -> dict[str, float]:
+    """``{variable: sampling interval (ms)}`` of the analog signals a whole population records.
+
+    PyNN's populations have one interval (their recorder's); the ANNarchy
+    adapter's have no recorder and say theirs per variable.
+    """
+    recorder = getattr(population, "recorder", None)
+    if recorder is None:
+        return population.signal_intervals()
+    return {name: float(recorder.sampling_interval) for name in recorded_signal_names(population)}
+
+
 def counts_per_step(times: np.ndarray, t0: float, dt: float, n_steps: int) -> np.ndarray:
     """Count spike times per TVB step ``(t0 + k*dt, t0 + (k+1)*dt]``.
 

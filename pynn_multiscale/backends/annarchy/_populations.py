@@ -259,6 +259,14 @@ class Population(_Subset):
             self._initial[name] = np.array(np.broadcast_to(
                 np.asarray(getattr(self._ann, ann_name), dtype=float), (self.size,)))
 
+    def signal_intervals(self):
+        """``{variable: sampling interval (ms)}`` of the analog signals recorded.
+
+        PyNN keeps one interval per population in ``recorder.sampling_interval``;
+        the adapter has no recorder and keeps one per variable.
+        """
+        return {name: every * state.dt for name, every in self._every.items()}
+
     #: Largest spike probability per step of one ANNarchy Poisson neuron.
     max_step_probability = 0.01
 
