@@ -3,14 +3,11 @@
 Runs W1 (``cosim_overhead.make_cosim``: 2 regions of 1000 neurons, Poisson
 proxies) with ``pipeline=True`` on NEST and times, per window:
 
-* on the main thread: the spiking simulator's run (``backend.advance``) and
-  what happens between two runs (``_Run.between``), split into waiting for
-  the window job (``_Run.settle``), reading the window (spikes, the proxies'
-  receives: ``_read_window``) and sending the next one (``_send_window``);
-* on the window thread, while NEST runs: the window job (``_window_job``:
-  the spiking regions' states and the commit request, then the replies and
-  TVB's next window, waiting included), and within it the replies
-  (``ForkedTVB._receive``);
+* in the main process: waiting for TVB's window (``ForkedTVB.window``),
+  the proxies' sends, the spiking simulator's run (``backend.advance``),
+  reading the spikes and the proxies' receives (``_end_window`` without the
+  commit request), the commit requests and waiting for their replies
+  (``ForkedTVB._receive``), and the rest of the loop;
 * in the TVB process (its timers travel back in a file when it stops):
   integrating, committing, and waiting for the next message.
 
@@ -55,17 +52,14 @@ def profile(duration, seed, log_path):
     from pynn_multiscale import pipeline
 
     spent = collections.Counter()
-    # main thread
-    Run = cosim_module._Run
-    Run.between = _timed(spent, "between_runs", Run.between)
-    Run.settle = _timed(spent, "wait_for_window_job", Run.settle)
-    Cosim = cosim_module.CoSimulation
-    Cosim._read_window = _timed(spent, "read_window", Cosim._read_window)
-    Cosim._send_window = _timed(spent, "send_window", Cosim._send_window)
-    # window thread (one job at a time, so its timers never run together)
-    Run._window_job = _timed(spent, "window_job", Run._window_job)
-    pipeline.ForkedTVB._receive = _timed(spent, "job_receive_replies", pipeline.ForkedTVB._receive)
-    Cosim._hand_to_tvb = _timed(spent, "job_states_and_commit", Cosim._hand_to_tvb)
+    # main process
+    pipeline.ForkedTVB.window = _timed(spent, "wait_tvb_window", pipeline.ForkedTVB.window)
+    pipeline.ForkedTVB._receive = _timed(spent, "receive_replies", pipeline.ForkedTVB._receive)
+    pipeline.ForkedTVB.commit = _timed(spent, "send_commit", pipeline.ForkedTVB.commit)
+    cosim_module.CoSimulation._begin_window = _timed(spent, "begin_window",
+                                                     cosim_module.CoSimulation._begin_window)
+    cosim_module.CoSimulation._end_window = _timed(spent, "end_window",
+                                                   cosim_module.CoSimulation._end_window)
 
     # the TVB process: the fork inherits this wrapper of _serve
     serve = pipeline._serve
@@ -110,12 +104,14 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         total, main_spent, child, windows = profile(args.duration, args.seed,
                                                     os.path.join(tmp, "tvb.json"))
-    # between_runs contains wait_for_window_job, read_window and send_window
+    # begin_window contains the wait for TVB's window; end_window contains the commit request
     main_spent = {k: round(v, 3) for k, v in main_spent.items()}
     report = {"duration_ms": args.duration, "run_s": round(total, 3), "windows": windows,
               "main_s": main_spent, "tvb_process_s": {k: round(v, 3) for k, v in child.items()},
-              "main_rest_s": round(total - main_spent.get("between_runs", 0)
-                                   - main_spent.get("spiking_advance", 0), 3)}
+              "main_rest_s": round(total - main_spent.get("begin_window", 0)
+                                   - main_spent.get("end_window", 0)
+                                   - main_spent.get("spiking_advance", 0)
+                                   - main_spent.get("receive_replies", 0), 3)}
     report["per_window_ms"] = {k: round(1000 * v / max(windows, 1), 3)
                                for k, v in {**main_spent,
                                             **{f"tvb_{k}": v for k, v in child.items()}}.items()}

@@ -29,7 +29,6 @@ ahead of the spiking side (:mod:`pynn_multiscale.pipeline`).
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import contextlib
 import functools
 import math
@@ -38,7 +37,6 @@ import re
 import signal
 import threading
 import time as _time
-import warnings
 from dataclasses import fields
 from typing import Callable, Sequence
 
@@ -382,15 +380,6 @@ class _Run:
 
     ``between(k)`` is what the spiking side calls once it has reached the
     end of window k: it finishes window k and begins window k + 1.
-
-    In the pipelined loop on a backend whose run releases the GIL
-    (:attr:`~pynn_multiscale.backends.base.Backend.runs_without_gil`), window
-    k's steps 5-6 (the spiking regions' states, the commit request, its reply,
-    and receiving TVB's window k + 2) need nothing from the spiking simulator:
-    they are a job on a thread, which runs while the simulator runs window
-    k + 1.  Only what reads or writes the simulator stays between its runs.
-    The messages to the TVB process go in the same order, so the results are
-    the same, number for number (tested).
     """
 
     def __init__(self, cosim, n_total, writer):
@@ -402,47 +391,17 @@ class _Run:
         self.bar = _progress_bar(cosim.progress, len(self.windows))
         self.last_spike_flush = _time.monotonic()
         self.pending = None
-        self.job = None  # the job of the window before
-        self._thread = None
-        if not isinstance(cosim._tvb, LocalTVB) and getattr(cosim.backend, "runs_without_gil", False):
-            self._thread = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="pynn-multiscale-window")
 
     def ahead(self, k):
         return self.windows[k + 1] if k + 1 < len(self.windows) else None
 
     def go(self):
-        cosim = self.cosim
-        if self._thread is None:
-            self.pending = cosim._begin_window(self.windows[0], self.ahead(0))
-        else:  # window 0 now, window 1 while the spiking side runs window 0
-            self.pending = cosim._send_window(cosim._tvb.window(self.windows[0]),
-                                              self.windows[0])
-            self.job = self._thread.submit(self._window_job, None, self.ahead(0))
-        cosim.backend.run_windows(self.t_stops, self.between)
-        self.settle()
-
-    def settle(self):
-        """Wait for the job of the last window begun; its result (or its exception)."""
-        job, self.job = self.job, None
-        return None if job is None else job.result()
-
-    def close(self):
-        """After the run, or an exception: let the job end, without raising."""
-        with contextlib.suppress(BaseException):
-            self.settle()
-        if self._thread is not None:
-            self._thread.shutdown(wait=True)
-        if self.bar is not None:
-            self.bar.close()
+        self.pending = self.cosim._begin_window(self.windows[0], self.ahead(0))
+        self.cosim.backend.run_windows(self.t_stops, self.between)
 
     def between(self, k):
         cosim = self.cosim
-        if self._thread is None:
-            cosim._end_window(self.pending)
-        else:
-            upcoming = self.settle()  # TVB's window k + 1 (window k - 1's job)
-            rest = cosim._read_window(self.pending)
+        cosim._end_window(self.pending)
         if self.bar is not None:
             self.bar.update(1)
         if self.writer is not None and (k + 1) % cosim.flush_windows == 0:
@@ -451,19 +410,8 @@ class _Run:
                                   spikes=spikes_due)
             if spikes_due:
                 self.last_spike_flush = _time.monotonic()
-        if self._thread is None:
-            if k + 1 < len(self.windows):
-                self.pending = cosim._begin_window(self.windows[k + 1], self.ahead(k + 1))
-            return
         if k + 1 < len(self.windows):
-            self.pending = cosim._send_window(upcoming, self.windows[k + 1])
-        self.job = self._thread.submit(self._window_job, rest, self.ahead(k + 1))
-
-    def _window_job(self, rest, following):
-        """Commit window k (``rest``), then receive TVB's window k + 2 (``following`` steps)."""
-        if rest is not None:
-            rest()
-        return self.cosim._tvb.window(following) if following else None
+            self.pending = cosim._begin_window(self.windows[k + 1], self.ahead(k + 1))
 
 
 class CoSimulation:
@@ -800,7 +748,6 @@ class CoSimulation:
                 self._tvb.drain()
         except BaseException as exc:
             self._broken = f"{type(exc).__name__}: {exc}".rstrip(": ")
-            loop.close()  # a window's job still running ends first
             with contextlib.suppress(BaseException):
                 self._tvb.drain()  # keep every window committed before the stop
             if writer is not None:
@@ -809,7 +756,8 @@ class CoSimulation:
                               f"{self.recording.committed_time:g} ms)")
             raise
         finally:
-            loop.close()
+            if loop.bar is not None:
+                loop.bar.close()
         if writer is None:
             return self.result()
         finish(self.metadata(), complete=True, reason=None)
@@ -821,10 +769,7 @@ class CoSimulation:
         ``ahead``: the next window's steps, which the pipelined loop starts
         integrating now.
         """
-        return self._send_window(self._tvb.window(n_steps, ahead), n_steps)
-
-    def _send_window(self, window, n_steps):
-        """Step 2: the bindings send TVB's window to the spiking side."""
+        window = self._tvb.window(n_steps, ahead)
         t0 = (window.first_step - 1 - self.engine.step0) * self.dt
         _check_tvb_states(self.engine, window, t0, self.dt)
         for binding in self.bindings[0]:
@@ -833,14 +778,6 @@ class CoSimulation:
 
     def _end_window(self, pending):
         """Steps 4-6, once the spiking side has run the window (step 3)."""
-        self._read_window(pending)()
-
-    def _read_window(self, pending):
-        """Step 4, what reads the spiking side; steps 5-6 are returned, to call later.
-
-        Everything that calls the simulator (its spikes, samples and states)
-        is done here; what is returned only computes and talks to TVB.
-        """
         t0, window, n_steps = pending
         counted = {key: self.backend.window_spikes(handle)
                    for key, handle in self._counters.items()}
@@ -852,13 +789,11 @@ class CoSimulation:
         _check_runaway(self, window_spikes, t0, n_steps)
         inputs = {b.proxy.tvb_variable: b.receive(window, window_spikes, t0, n_steps)
                   for b in self.bindings[1]}
-        return functools.partial(self._hand_to_tvb, window, inputs, functools.partial(
-            self._commit, window, t0, n_steps, new_spikes, signals))
-
-    def _hand_to_tvb(self, window, inputs, done):
-        """Steps 5-6: history, coupling, non-state variables, monitors (now, or in the
-        TVB process while the spiking side runs the next window)."""
-        self._tvb.commit(window, self._proxy_states(window, inputs), done)
+        # 5.-6. History, coupling, non-state variables, monitors (now, or in the
+        # TVB process while the spiking side runs the next window).
+        self._tvb.commit(window, self._proxy_states(window, inputs),
+                         functools.partial(self._commit, window, t0, n_steps, new_spikes,
+                                           signals))
 
     def _commit(self, window, t0, n_steps, new_spikes, signals, samples):
         """TVB has committed the window: send what needs its values, keep its outputs."""

@@ -54,13 +54,7 @@ def cache_directory(backend: str) -> Path:
 
 @runtime_checkable
 class Backend(Protocol):
-    """The core that every backend implements.
-
-    Optional attributes, read with a default of False: ``named_receptors``
-    (proxies may name a cell type's own receptors) and ``runs_without_gil``
-    (the simulator's run releases the GIL, so the pipelined loop's Python
-    work for the previous window overlaps it on a thread).
-    """
+    """The core that every backend implements."""
 
     #: Short simulator name, e.g. ``"nest"``.
     name: str

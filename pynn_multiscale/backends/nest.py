@@ -298,11 +298,6 @@ class NestBackend(WindowLoop):
             self.sim.end()
         _GUARD.release(self)
 
-    #: ``nest.Run`` releases the GIL (PyNEST 3.10: a Python thread kept about half its own
-    #: pace during 200 runs on a loaded 2-core machine), so the pipelined loop commits the
-    #: window before on a thread while NEST runs the next one.
-    runs_without_gil = True
-
     # ------------------------------------------------------------- proxies
     #: Proxies may target a cell type's own receptors by name (a NESTML model's ports).
     named_receptors = True
