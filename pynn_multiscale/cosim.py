@@ -401,7 +401,8 @@ class _Run:
 
     def between(self, k):
         cosim = self.cosim
-        cosim._end_window(self.pending)
+        # the pipelined loop asks for window k + 2 with window k's commit (one message)
+        cosim._end_window(self.pending, then=self.ahead(k + 1))
         if self.bar is not None:
             self.bar.update(1)
         if self.writer is not None and (k + 1) % cosim.flush_windows == 0:
@@ -411,7 +412,7 @@ class _Run:
             if spikes_due:
                 self.last_spike_flush = _time.monotonic()
         if k + 1 < len(self.windows):
-            self.pending = cosim._begin_window(self.windows[k + 1], self.ahead(k + 1))
+            self.pending = cosim._begin_window(self.windows[k + 1])
 
 
 class CoSimulation:
@@ -605,7 +606,6 @@ class CoSimulation:
         self._names = {}  # (slot, population name) -> its pieces (region.piece_lookup)
         self._readers = {}  # id of a whole population -> the backend's analog signal reader
         self._tvb = LocalTVB(engine)  # ForkedTVB from the first run() with pipeline=True
-        self._proxy_previous = None  # the spiking regions' committed state before a window
         self._started = self._closed = False
         self._broken = None  # why a run stopped early
         self._rate_span = None  # the runaway check's last max_rate_span ms (_RateSpan)
@@ -767,7 +767,8 @@ class CoSimulation:
         """Steps 1-2: TVB integrates the window and the bindings send its input.
 
         ``ahead``: the next window's steps, which the pipelined loop starts
-        integrating now.
+        integrating now (the first window's; the later ones are asked for
+        with the commits, see :meth:`_end_window`).
         """
         window = self._tvb.window(n_steps, ahead)
         t0 = (window.first_step - 1 - self.engine.step0) * self.dt
@@ -776,8 +777,12 @@ class CoSimulation:
             binding.send(window, t0)
         return t0, window, n_steps
 
-    def _end_window(self, pending):
-        """Steps 4-6, once the spiking side has run the window (step 3)."""
+    def _end_window(self, pending, then=None):
+        """Steps 4-6, once the spiking side has run the window (step 3).
+
+        ``then``: the steps of the window after the next one, which the
+        pipelined loop's TVB process integrates once it has committed this one.
+        """
         t0, window, n_steps = pending
         counted = {key: self.backend.window_spikes(handle)
                    for key, handle in self._counters.items()}
@@ -789,11 +794,11 @@ class CoSimulation:
         _check_runaway(self, window_spikes, t0, n_steps)
         inputs = {b.proxy.tvb_variable: b.receive(window, window_spikes, t0, n_steps)
                   for b in self.bindings[1]}
-        # 5.-6. History, coupling, non-state variables, monitors (now, or in the
-        # TVB process while the spiking side runs the next window).
-        self._tvb.commit(window, self._proxy_states(window, inputs),
+        # 5.-6. The spiking regions' states, history, coupling, non-state variables,
+        # monitors (now, or in the TVB process while the spiking side runs the next window).
+        self._tvb.commit(window, inputs,
                          functools.partial(self._commit, window, t0, n_steps, new_spikes,
-                                           signals))
+                                           signals), then)
 
     def _commit(self, window, t0, n_steps, new_spikes, signals, samples):
         """TVB has committed the window: send what needs its values, keep its outputs."""
@@ -803,22 +808,6 @@ class CoSimulation:
         self.recording.commit(new_spikes, samples,
                               (window.first_step - 1 + n_steps - self.engine.step0) * self.dt,
                               signals)
-
-    def _proxy_states(self, window, inputs):
-        """The spiking regions' states over the window, from what the spiking side sent."""
-        if not self.spiking_regions:
-            return None
-        model, inds = self.tvb.model, self.engine.proxy_inds
-        if self._proxy_previous is None:  # the first window: TVB's initial state
-            self._proxy_previous = window.initial_state[:, inds, :]
-        if hasattr(model, "spiking_update") and set(inputs) <= set(model.spiking_inputs):
-            states = model.spiking_update(self._proxy_previous, inputs, self.dt)
-        else:
-            states = window.states[:, :, inds, :].copy()
-            for name, values in inputs.items():
-                states[:, self.engine.state_variables.index(name), :, :] = values[:, :, None]
-        self._proxy_previous = states[-1]
-        return states
 
     # -------------------------------------------------------------- results
     def result(self, complete: bool = True, reason: str | None = None):

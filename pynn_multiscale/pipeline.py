@@ -64,8 +64,8 @@ class LocalTVB:
     def horizon(self, n_steps):
         self.engine.horizon(n_steps)
 
-    def commit(self, window, proxy_states, done):
-        done(self.engine.commit(window, proxy_states))
+    def commit(self, window, inputs, done, then=None):
+        done(self.engine.commit_inputs(window, inputs))
 
     def drain(self):
         pass
@@ -78,10 +78,12 @@ class ForkedTVB:
     """The pipelined loop: a forked process integrates and commits, in the order asked.
 
     Requests and replies go through one pipe, in order.  The main process
-    asks for window k + 1 (``ahead``) as soon as it has window k, and sends
-    the commit of window k once the spiking side has run it; a commit's
-    reply (the monitors' samples) is handled when it arrives, at the latest
-    by :meth:`drain`.
+    asks for the first two windows at once; after that, one message a
+    window each way: the commit of window k (the spiking side's values, from
+    which the TVB process computes the spiking regions' states) asks for
+    window k + 2 too (``then``), and one reply brings the monitors' samples of
+    window k and window k + 2.  A commit's reply is handled when it arrives,
+    at the latest by :meth:`drain`.
     """
 
     def __init__(self, engine):
@@ -90,17 +92,19 @@ class ForkedTVB:
         self._process = _Fork(_serve, engine, child, self._conn)
         child.close()
         self._expected = deque()  # ("window", None) or ("commit", done), in request order
+        self._windows_asked = 0  # windows asked for and not yet received
 
     @property
     def pid(self):
         return self._process.pid
 
-    def _request(self, message, kind, done=None):
+    def _request(self, message, kind, done=None, windows=0):
         try:
             self._conn.send(message)
         except (BrokenPipeError, OSError):
             self._died()
         self._expected.append((kind, done))
+        self._windows_asked += windows
 
     def _receive(self):
         kind, done = self._expected.popleft()
@@ -113,10 +117,14 @@ class ForkedTVB:
             exc.add_note(f"(raised in the TVB process {self.pid}:)\n{trace}")
             raise exc
         if kind == "commit":
-            samples, step, state = payload
+            samples, step, state, payload = payload  # payload: the window asked for with it
             self.engine.current_step = self.engine.sim.current_step = step
             self.engine.sim.current_state = state
             done(samples)
+            if payload is not None:
+                kind = "window"
+        if kind == "window":
+            self._windows_asked -= 1
         return kind, payload
 
     def _died(self):
@@ -128,8 +136,8 @@ class ForkedTVB:
 
     def window(self, n_steps, ahead=None):
         """Window k (asked for before, or now), then ask for window k + 1 (``ahead`` steps)."""
-        if not any(kind == "window" for kind, _ in self._expected):
-            self._request(("integrate", n_steps), "window")
+        if not self._windows_asked:
+            self._request(("integrate", n_steps), "window", windows=1)
         while True:
             kind, payload = self._receive()
             if kind == "window":
@@ -138,11 +146,13 @@ class ForkedTVB:
             raise RuntimeError(f"the TVB process integrated {payload.n_steps} steps, "
                                f"{n_steps} were needed")
         if ahead:
-            self._request(("integrate", ahead), "window")
+            self._request(("integrate", ahead), "window", windows=1)
         return payload
 
-    def commit(self, window, proxy_states, done):
-        self._request(("commit", window.first_step, proxy_states), "commit", done)
+    def commit(self, window, inputs, done, then=None):
+        """Commit ``window`` with the spiking side's ``inputs``; then integrate ``then`` steps."""
+        self._request(("commit", window.first_step, inputs, then), "commit", done,
+                      windows=1 if then else 0)
 
     def horizon(self, n_steps):
         """Tell the TVB process where the run ends (a stimulus's time grid); no reply."""
@@ -225,9 +235,14 @@ def _serve(engine, conn):
             elif message[0] == "horizon":
                 engine.horizon(message[1])
             elif message[0] == "commit":
-                window = windows.pop(message[1])
-                samples = engine.commit(window, message[2])
-                conn.send(("commit", (samples, engine.current_step, engine.sim.current_state)))
+                _, first_step, inputs, then = message
+                samples = engine.commit_inputs(windows.pop(first_step), inputs)
+                step, state = engine.current_step, engine.sim.current_state
+                ahead = None
+                if then:
+                    ahead = engine.integrate(then)
+                    windows[ahead.first_step] = ahead
+                conn.send(("commit", (samples, step, state, ahead)))
             else:
                 return
         except BaseException as exc:  # noqa: BLE001 - every error goes back to the main process

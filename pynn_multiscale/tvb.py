@@ -104,6 +104,7 @@ class TVBEngine:
         self.step0 = self.current_step
         model = simulator.model
         self.state_variables = tuple(model.state_variables)
+        self._proxy_previous = None  # the proxy regions' committed state before a window
         self.cvar_names = tuple(self.state_variables[i] for i in model.cvar)
         self.region_labels = [str(x) for x in conn.region_labels]
         self.n_regions = int(conn.number_of_regions)
@@ -259,6 +260,32 @@ class TVBEngine:
         slots = np.arange(cvars.size)  # the buffer's second axis counts coupling variables
         history.buffer[steps[:, None, None], slots[None, :, None], self.proxy_inds[None, None, :]] \
             = values
+
+    def proxy_states(self, window: Window, inputs: dict) -> np.ndarray | None:
+        """The proxy regions' states over the window, from what the spiking side sent.
+
+        ``inputs``: ``{TVB variable: (n_steps, n_proxy) values}``.  A model with
+        a ``spiking_update`` for those variables computes the whole state from
+        them and the state committed before the window; otherwise TVB's own
+        values are kept, with the variables sent replaced.
+        """
+        if not self.proxy_inds.size:
+            return None
+        model, inds = self.sim.model, self.proxy_inds
+        if self._proxy_previous is None:  # the first window: TVB's initial state
+            self._proxy_previous = window.initial_state[:, inds, :]
+        if hasattr(model, "spiking_update") and set(inputs) <= set(model.spiking_inputs):
+            states = model.spiking_update(self._proxy_previous, inputs, self.dt)
+        else:
+            states = window.states[:, :, inds, :].copy()
+            for name, values in inputs.items():
+                states[:, self.state_variables.index(name), :, :] = values[:, :, None]
+        self._proxy_previous = states[-1]
+        return states
+
+    def commit_inputs(self, window: Window, inputs: dict) -> list:
+        """:meth:`commit` with the proxy states computed from ``inputs`` (:meth:`proxy_states`)."""
+        return self.commit(window, self.proxy_states(window, inputs))
 
     def commit(self, window: Window, proxy_states: np.ndarray | None = None) -> list:
         """Write the proxies' states for the window, then feed the monitors.
