@@ -42,8 +42,6 @@ def main(argv=None):
     parser.add_argument("--neurons", type=int, default=2000,
                         help="neurons per spiking region (E and I, 20%% I; at least 500)")
     parser.add_argument("--dt", type=float, default=0.1, help="TVB's step (ms)")
-    parser.add_argument("--pipeline", action="store_true",
-                        help="run TVB one window ahead in a second process (2 cores)")
     args = parser.parse_args(argv)
 
     sim = simulator_module(args.simulator)

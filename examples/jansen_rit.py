@@ -46,7 +46,8 @@ def main(argv=None):
     with pm.CoSimulation(tvb, sim, spiking_regions=[31, 65],
                          build_region=functools.partial(jr.build_spiking_region, n=args.neurons),
                          to_spiking=jr.default_to_spiking(), to_tvb=jr.default_to_tvb(),
-                         seed=args.seed, spiking_timestep=0.1) as cosim:
+                         seed=args.seed, spiking_timestep=0.1,
+                         pipeline=args.pipeline) as cosim:
         result = cosim.run(args.duration)
     finish_example(result, args)
 

@@ -38,8 +38,6 @@ def main(argv=None):
     parser.add_argument("--G", type=float, default=mpr.G_DEFAULT,
                         help="global coupling, in units of J")
     parser.add_argument("--neurons", type=int, default=1000, help="QIF neurons per region")
-    parser.add_argument("--pipeline", action="store_true",
-                        help="run TVB one window ahead in a second process (2 cores)")
     args = parser.parse_args(argv)
 
     sim = simulator_module(args.simulator)

@@ -34,9 +34,6 @@ def main(argv=None):
     parser = example_parser(__doc__.splitlines()[0])
     parser.add_argument("--G", type=float, default=rww.G_DEFAULT, help="global coupling")
     parser.add_argument("--lamda", type=float, default=0.0, help="feedforward inhibition")
-    parser.add_argument("--pipeline", action="store_true",
-                        help="run TVB one window ahead in a second process (2 cores; "
-                             "the interval is halved to 1.3 ms)")
     args = parser.parse_args(argv)
 
     sim = simulator_module(args.simulator)

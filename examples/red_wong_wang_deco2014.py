@@ -45,7 +45,8 @@ def main(argv=None):
                          build_region=functools.partial(deco.build_deco2014_region,
                                                         scale=args.scale),
                          to_spiking=deco.deco2014_to_spiking(G=args.G, lamda=args.lamda),
-                         to_tvb=deco.default_to_tvb(), seed=args.seed) as cosim:
+                         to_tvb=deco.default_to_tvb(), seed=args.seed,
+                         pipeline=args.pipeline) as cosim:
         result = cosim.run(args.duration)
     finish_example(result, args)
 

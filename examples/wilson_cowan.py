@@ -36,8 +36,6 @@ def main(argv=None):
     parser = example_parser(__doc__.splitlines()[0])
     parser.add_argument("--G", type=float, default=wc.G_DEFAULT,
                         help="global coupling (TVB's Linear a)")
-    parser.add_argument("--pipeline", action="store_true",
-                        help="run TVB one window ahead in a second process (2 cores)")
     args = parser.parse_args(argv)
 
     sim = simulator_module(args.simulator)

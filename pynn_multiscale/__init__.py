@@ -20,7 +20,7 @@ from .cosim import CoSimulation, derive_seeds
 from .links import RegionLink
 from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError,
                      KernelInUseError, MissingDependency, NumericalError, PynnMultiscaleError,
-                     StaleCoSimulationWarning)
+                     SequentialLoopNote, StaleCoSimulationWarning)
 from .region import SpikingRegion
 from .results import Result
 from .units import quick_unit_lookups
@@ -32,5 +32,5 @@ __version__ = "0.1.0"
 __all__ = ["CoSimulation", "sweep", "plot", "RegionLink", "SpikingRegion", "Result", "proxies", "derive_seeds",
            "PynnMultiscaleError", "ConfigurationError", "ConfigurationTypeError",
            "CapabilityError", "NumericalError", "KernelInUseError", "MissingDependency",
-           "StaleCoSimulationWarning",
+           "SequentialLoopNote", "StaleCoSimulationWarning",
            "__version__"]

@@ -250,8 +250,10 @@ def example_parser(description: str) -> argparse.ArgumentParser:
     """The command line every example in ``examples/`` shares.
 
     ``--simulator`` (nest, brian2, neuron or annarchy), ``--duration`` (ms),
-    ``--out`` (a result folder) and ``--seed`` (the one seed); an example adds
-    its model's own options.  :func:`finish_example` writes what it promises.
+    ``--out`` (a result folder), ``--seed`` (the one seed) and
+    ``--pipeline``/``--no-pipeline`` (``CoSimulation``'s ``pipeline``; neither:
+    None, the default); an example adds its model's own options.
+    :func:`finish_example` writes what it promises.
     """
     from .backends import SIMULATORS
 
@@ -261,6 +263,10 @@ def example_parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=1000.0, help="biological time in ms")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--seed", type=int, default=42, help="the one seed (default 42)")
+    p.add_argument("--pipeline", action=argparse.BooleanOptionalAction, default=None,
+                   help="TVB one window ahead in a second process (--pipeline), or not "
+                        "(--no-pipeline); default: pipelined where exact and 2 cores are "
+                        "free, with the same results either way")
     return p
 
 

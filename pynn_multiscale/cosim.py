@@ -22,8 +22,9 @@ spiking side before step 3, exactly as if it had been computed first.
 The loop knows no proxy kind: each proxy binds itself once
 (:mod:`pynn_multiscale.proxies.binding`), and everything derivable is
 computed before any simulator starts (:mod:`pynn_multiscale.plan`).  With
-``pipeline=True`` TVB's steps 2 and 5-6 run in a second process, one window
-ahead of the spiking side (:mod:`pynn_multiscale.pipeline`).
+the pipelined loop (the default where exact and where cores are free) TVB's
+steps 2 and 5-6 run in a second process, one window ahead of the spiking side
+(:mod:`pynn_multiscale.pipeline`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import re
 import signal
 import threading
 import time as _time
+import warnings
 from dataclasses import fields
 from typing import Callable, Sequence
 
@@ -44,7 +46,7 @@ import numpy as np
 
 from .backends import capabilities_of, get_backend
 from .errors import (CapabilityError, ConfigurationError, ConfigurationTypeError, NumericalError,
-                     bad_value)
+                     SequentialLoopNote, bad_value)
 from .links import check_link_populations, connect, resolve_links, unlink_in_tvb
 from .pipeline import ForkedTVB, LocalTVB
 from .plan import (check_capabilities, check_proxy_list,
@@ -506,7 +508,7 @@ class CoSimulation:
     progress : bool, optional
         Show a progress bar (it appears after 3 s).  Default: when stderr is
         a terminal.
-    pipeline : bool
+    pipeline : bool or None
         Run TVB in a second process, one window ahead, while the spiking
         simulator runs the current window (:mod:`pynn_multiscale.pipeline`).
         With two cores, TVB's time is hidden.  The results are the sequential
@@ -514,7 +516,16 @@ class CoSimulation:
         the shortest delay touching a spiking region (the default interval
         is halved), ``coupling_mode="tvb"``, a TVB model with a
         ``spiking_update`` method for the ``to_tvb`` variables, and a
-        coupling that reads only the source regions.
+        coupling that reads only the source regions.  ``None`` (the
+        default): wherever the set-up allows it, the interval is halved and
+        the loop is pipelined if ``threads + 1`` cores are free
+        (:func:`~pynn_multiscale.plan.free_cores`), sequential otherwise,
+        with the same results either way; where it does not, the loop is
+        sequential at the full interval.  Choosing the sequential loop gives
+        a one-line :class:`~pynn_multiscale.errors.SequentialLoopNote` saying
+        why.  ``True`` refuses a set-up that does not allow it; ``False``
+        runs the sequential loop at the full interval (the earlier
+        default).
     links : sequence of RegionLink, optional
         Wire populations of different spiking regions to each other in the
         spiking simulator, weighted from the connectome and delayed by its
@@ -564,7 +575,7 @@ class CoSimulation:
                  sync_interval: float | None = None, seed: int | None = None,
                  spiking_timestep: float | None = None, min_delay: float | None = None,
                  max_rate: float = 500.0, coupling_mode: str = "tvb",
-                 progress: bool | None = None, pipeline: bool = False, links=None,
+                 progress: bool | None = None, pipeline: bool | None = None, links=None,
                  replace: bool = False, max_delay: float | None = None,
                  max_rate_span: float = 50.0, threads: int = 1, setup_options=None):
         backend = get_backend(sim)
@@ -593,6 +604,10 @@ class CoSimulation:
             coupling_mode=coupling_mode, pipeline=pipeline,
             link_delays=[w.delay for w in self.wires], backend=backend, threads=threads,
             setup_options=setup_options)
+        if plan.loop_note is not None:
+            warnings.warn(SequentialLoopNote(
+                f"the sequential loop runs: {plan.loop_note} (pass pipeline=False to choose "
+                f"it and hide this note)"), stacklevel=2)
         self.tvb, self.backend, self.engine = tvb, backend, engine
         self.spiking_regions = list(plan.spiking_regions)
         self.dt, self.spiking_dt, self.n_sync = plan.dt, plan.spiking_dt, plan.n_sync
@@ -839,6 +854,8 @@ class CoSimulation:
             "tvb_model_parameters": params,
             "min_delay_ms": self.min_delay,
             "threads": plan.threads,
+            "pipeline": plan.pipeline,
+            "loop_note": plan.loop_note,
             "setup_options": dict(plan.setup_options),
             "max_delay_ms": self.max_delay,
             "coupling_mode": plan.coupling_mode,

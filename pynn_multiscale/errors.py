@@ -35,6 +35,15 @@ class KernelInUseError(PynnMultiscaleError, RuntimeError):
     """A simulator kernel that allows one network per process is already in use."""
 
 
+class SequentialLoopNote(UserWarning):
+    """``pipeline=None`` chose the sequential loop; the message says why in one line.
+
+    The results are those of the pipelined loop where the set-up allows it (the
+    interval is the same), so this is about speed only.  ``pipeline=False``
+    chooses the sequential loop without it.
+    """
+
+
 class StaleCoSimulationWarning(UserWarning):
     """An earlier co-simulation on a simulator with global state was closed by a new one.
 

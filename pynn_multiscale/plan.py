@@ -44,6 +44,7 @@ class Plan:
     max_delay: float
     seeds: dict
     coupling_mode: str
+    #: The loop: TVB one window ahead in a second process (:mod:`pynn_multiscale.pipeline`).
     pipeline: bool
     max_rate: float
     #: True when the user gave ``max_delay``; else it may grow while building (:func:`grown_max_delay`).
@@ -52,6 +53,11 @@ class Plan:
     setup_options: tuple = ()  # (name, value) pairs passed through to sim.setup
     #: The span (ms) over which a population's mean rate is compared with ``max_rate``.
     max_rate_span: float = 50.0
+    #: The interval is the pipelined loop's (half the shortest coupled delay), whichever
+    #: loop runs, so that the results do not depend on the cores that were free.
+    pipeline_interval: bool = False
+    #: Why ``pipeline=None`` chose the sequential loop (None when it did not).
+    loop_note: str | None = None
 
     @property
     def sync_interval(self) -> float:
@@ -337,38 +343,89 @@ def check_coupling_mode(coupling_mode: str, tvb, to_spiking) -> None:
             "sums the sources itself)", "use coupling_mode='tvb' with this coupling"))
 
 
-def check_pipeline(pipeline, tvb, to_tvb, coupling_mode: str, regions) -> bool:
-    """``pipeline=True`` needs a fork, the tvb coupling mode, a spiking_update and a plain coupling."""
-    if not isinstance(pipeline, (bool, np.bool_)):
-        raise ConfigurationTypeError(bad_value("pipeline", pipeline, "True or False",
-                                               "pass pipeline=True or pipeline=False"))
-    if not pipeline:
-        return False
+#: The environment variable that says how many cores a co-simulation may use (a sweep sets
+#: it to its ``cores_per_point``); unset, the cores not busy with other work.
+CORES_ENV = "PYNN_MULTISCALE_CORES"
+
+
+def free_cores() -> int:
+    """The cores this co-simulation may use: ``$PYNN_MULTISCALE_CORES``, or those not busy.
+
+    Busy: the one-minute load average less one (this process's own), rounded.
+    """
+    given = os.environ.get(CORES_ENV)
+    if given:
+        try:
+            return max(1, int(given))
+        except ValueError:
+            raise ConfigurationError(bad_value(
+                CORES_ENV, given, "a whole number of cores",
+                f"set {CORES_ENV}=2, or unset it")) from None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        busy = int(max(os.getloadavg()[0] - 1.0, 0.0) + 0.5)
+    except (AttributeError, OSError):  # no load average (Windows)
+        busy = 0
+    return max(1, cores - busy)
+
+
+def pipeline_obstacle(tvb, to_tvb, coupling_mode: str, regions) -> tuple | None:
+    """Why the pipelined loop would not be exact here: ``(in short, needed, fix)``, or None."""
     if not hasattr(os, "fork"):
-        raise CapabilityError("pipeline=True forks the process (os.fork), which this "
-                              "platform lacks. Fix: pass pipeline=False.")
+        return ("this platform has no os.fork", "a platform with os.fork",
+                "pass pipeline=False")
     if coupling_mode != "tvb":
-        raise ConfigurationError(bad_value(
-            "pipeline", True, "coupling_mode='tvb' (in spiking coupling mode the spiking "
-            "side needs TVB's values of the window it runs)",
-            "pass pipeline=False, or coupling_mode='tvb'"))
+        return ("coupling_mode='spiking'",
+                "coupling_mode='tvb' (in spiking coupling mode the spiking side needs TVB's "
+                "values of the window it runs)", "pass pipeline=False, or coupling_mode='tvb'")
     model = tvb.model
     needed = {p.tvb_variable for p in to_tvb}
     if regions and not (hasattr(model, "spiking_update")
                         and needed <= set(getattr(model, "spiking_inputs", ()))):
-        raise ConfigurationError(bad_value(
-            "pipeline", True, f"a TVB model whose spiking_update method computes a spiking "
-            f"region's whole state from {sorted(needed)} ({type(model).__name__} has none): "
-            "TVB integrates a window before the previous one is committed",
-            "pass pipeline=False, or use a model like red_wong_wang's "
-            "ReducedWongWangExcInhRates"))
+        return (f"{type(model).__name__} has no spiking_update for {sorted(needed)}",
+                f"a TVB model whose spiking_update method computes a spiking region's whole "
+                f"state from {sorted(needed)} ({type(model).__name__} has none): TVB "
+                "integrates a window before the previous one is committed",
+                "pass pipeline=False, or use a model like red_wong_wang's "
+                "ReducedWongWangExcInhRates")
     coupling = type(tvb.coupling).__name__
     if coupling not in PIPELINE_COUPLINGS:
-        raise ConfigurationError(bad_value(
-            "pipeline", True, f"a coupling that reads only the source regions "
-            f"({', '.join(PIPELINE_COUPLINGS)}); {coupling} reads the target's own state",
-            "pass pipeline=False, or use one of those couplings"))
-    return True
+        return (f"the {coupling} coupling reads the target's own state",
+                f"a coupling that reads only the source regions "
+                f"({', '.join(PIPELINE_COUPLINGS)}); {coupling} reads the target's own state",
+                "pass pipeline=False, or use one of those couplings")
+    return None
+
+
+def check_pipeline(pipeline, tvb, to_tvb, coupling_mode: str, regions) -> tuple:
+    """``(exact, note)``: may the loop be pipelined (the interval is then halved), and if
+    ``pipeline=None`` finds it may not, why.
+
+    ``pipeline=True`` needs a fork, the tvb coupling mode, a spiking_update
+    and a plain coupling, and is refused without them; ``None`` (the default)
+    uses it where they hold; ``False`` never does.
+    """
+    if pipeline is not None and not isinstance(pipeline, (bool, np.bool_)):
+        raise ConfigurationTypeError(bad_value("pipeline", pipeline, "None, True or False",
+                                               "pass pipeline=None (the default: pipelined "
+                                               "where exact and where cores are free)"))
+    if pipeline is not None and not pipeline:
+        return False, None
+    if pipeline is None and not regions:
+        return False, None  # nothing runs beside TVB
+    obstacle = pipeline_obstacle(tvb, to_tvb, coupling_mode, regions)
+    if obstacle is None:
+        return True, None
+    short, needed, fix = obstacle
+    if pipeline is None:
+        return False, short
+    if needed.startswith("a platform"):
+        raise CapabilityError("pipeline=True forks the process (os.fork), which this "
+                              "platform lacks. Fix: pass pipeline=False.")
+    raise ConfigurationError(bad_value("pipeline", True, needed, fix))
 
 
 def sync_steps(engine, sync_interval, coupling_mode: str, pipeline: bool) -> int:
@@ -396,7 +453,7 @@ def sync_steps(engine, sync_interval, coupling_mode: str, pipeline: bool) -> int
             "sync_interval", sync_interval,
             f"at most the shortest delay coupling a spiking region"
             f"{' (halved in spiking coupling mode)' if coupling_mode == 'spiking' else ''}"
-            f"{' (halved with pipeline=True)' if pipeline else ''}"
+            f"{' (halved for the pipelined loop)' if pipeline else ''}"
             f", {coupled:g} ms "
             "(a longer interval would need TVB values that do not exist yet)",
             f"pass sync_interval=None (gives {math.floor(coupled / dt + 1e-9) * dt:g} ms)"))
@@ -430,7 +487,7 @@ def check_min_delay(min_delay, delays, n_sync, dt, spiking_dt) -> float:
 
 def make_plan(engine, to_spiking, to_tvb, seeds, *, sync_interval=None,
               spiking_timestep=None, min_delay=None, max_delay=None, max_rate=500.0,
-              max_rate_span=50.0, coupling_mode="tvb", pipeline=False, link_delays=(),
+              max_rate_span=50.0, coupling_mode="tvb", pipeline=None, link_delays=(),
               backend=None, threads=1, setup_options=None) -> Plan:
     """Check the options against the configured TVB side and derive the rest (no simulator).
 
@@ -448,8 +505,23 @@ def make_plan(engine, to_spiking, to_tvb, seeds, *, sync_interval=None,
     max_rate = check_max_rate(max_rate)
     max_rate_span = check_max_rate_span(max_rate_span)
     check_coupling_mode(coupling_mode, tvb, to_spiking)
-    pipeline = check_pipeline(pipeline, tvb, to_tvb, coupling_mode, regions)
-    n_sync = sync_steps(engine, sync_interval, coupling_mode, pipeline)
+    exact, note = check_pipeline(pipeline, tvb, to_tvb, coupling_mode, regions)
+    if pipeline is None and exact and sync_interval is not None:
+        halved = longest_interval(engine, coupling_mode, True)
+        if halved is not None and isinstance(sync_interval, (int, float)) \
+                and sync_interval > halved + EPS:
+            exact, note = False, (f"sync_interval={sync_interval:g} ms is longer than half the "
+                                  f"shortest coupled delay ({halved:g} ms)")
+    n_sync = sync_steps(engine, sync_interval, coupling_mode, exact)
+    run_pipelined = exact
+    threads = 1 if backend is None else check_threads(threads, backend)
+    if pipeline is None and exact:
+        cores = free_cores()
+        if cores < threads + 1:
+            run_pipelined = False
+            note = (f"{cores} core{'s are' if cores != 1 else ' is'} free and it needs "
+                    f"{threads + 1} (TVB's process and {threads} spiking thread"
+                    f"{'s' if threads != 1 else ''})")
     delays = proxy_delays(tvb, to_spiking, regions, coupling_mode, n_sync, dt, spiking_dt)
     delays += [float(d) for d in link_delays]
     min_delay = check_min_delay(min_delay, delays, n_sync, dt, spiking_dt)
@@ -458,8 +530,8 @@ def make_plan(engine, to_spiking, to_tvb, seeds, *, sync_interval=None,
                 min_delay=min_delay,
                 max_delay=check_max_delay(max_delay, min_delay, delays, spiking_dt),
                 seeds=seeds, coupling_mode=coupling_mode,
-                pipeline=bool(pipeline), max_rate=max_rate,
+                pipeline=bool(run_pipelined), max_rate=max_rate,
                 max_delay_given=max_delay is not None, max_rate_span=max_rate_span,
-                threads=1 if backend is None else check_threads(threads, backend),
+                threads=threads, pipeline_interval=bool(exact), loop_note=note,
                 setup_options=() if backend is None else check_setup_options(setup_options,
                                                                              backend))

@@ -29,6 +29,11 @@ def small_point(params, seed):
                            pipeline=params.get("pipeline", False))
 
 
+def default_loop_point(params, seed):
+    """:func:`small_point` at CoSimulation's default loop (``pipeline=None``)."""
+    return small_point(dict(params, pipeline=None), seed)
+
+
 def outputs(result):
     """What a point's result is compared by: every TVB array and every spike."""
     tvb = {name: (result.tvb[name].values, result.tvb[f"{name}_time"].values)

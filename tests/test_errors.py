@@ -69,11 +69,13 @@ def test_sync_interval_longer_than_the_shortest_delay():
     assert_message(excinfo, "sync_interval=2.7", "2.68", "sync_interval=None", "2.6 ms")
 
 
-def test_default_sync_interval_is_the_floored_shortest_coupled_delay():
+@pytest.mark.parametrize("pipeline, interval", [(False, 2.6), (None, 1.3), (True, 1.3)])
+def test_default_sync_interval_is_the_floored_shortest_coupled_delay(pipeline, interval):
+    """Halved for the pipelined loop, and by default (pipeline=None) whichever loop runs."""
     with pm.CoSimulation(rww.tvb_simulator(), sim, spiking_regions=[31, 65],
-                         build_region=small_region,
+                         build_region=small_region, pipeline=pipeline,
                          to_tvb=[pm.proxies.SpikeRate("E", "Rin_e")]) as cosim:
-        assert cosim.n_sync * cosim.dt == pytest.approx(2.6)
+        assert cosim.n_sync * cosim.dt == pytest.approx(interval)
 
 
 def test_nan_arriving_from_tvb():

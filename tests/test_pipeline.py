@@ -38,7 +38,7 @@ def assert_same_results(a, b):
 
 @pytest.fixture(scope="module")
 def sequential_reference():
-    with small_w1(seed=3, sync_interval=INTERVAL) as cosim:
+    with small_w1(seed=3, sync_interval=INTERVAL, pipeline=False) as cosim:
         cosim.run(60.0)
         return cosim.run(40.0)
 
@@ -124,7 +124,7 @@ def test_a_killed_tvb_process_is_reported(tmp_path):
 
 
 def test_set_ups_where_the_pipeline_would_not_be_exact_are_refused():
-    with pytest.raises(pm.ConfigurationError, match="sync_interval.*halved with pipeline=True"):
+    with pytest.raises(pm.ConfigurationError, match="sync_interval.*halved for the pipelined loop"):
         small_w1(seed=1, pipeline=True, sync_interval=2.6)
     with pytest.raises(pm.ConfigurationError, match="pipeline.*coupling_mode='tvb'"):
         small_w1(seed=1, pipeline=True, coupling_mode="spiking")
@@ -146,7 +146,7 @@ def _small_run(simulator, pipeline):
     """20 ms of the small W1 on ``simulator``, pipelined or not, at the same interval."""
     from pynn_multiscale.backends import simulator_module
 
-    kwargs = {"pipeline": True} if pipeline else {"sync_interval": INTERVAL}
+    kwargs = {"pipeline": True} if pipeline else {"sync_interval": INTERVAL, "pipeline": False}
     with small_w1(3, simulator_module(simulator), **kwargs) as cosim:
         result = cosim.run(20.0)
     return result.monitor("Raw").values, spikes_of(result)
@@ -166,3 +166,80 @@ def test_pipeline_is_exact_on_backends_that_run_the_loop_from_callbacks(simulato
     for key in spikes_seq:
         assert np.array_equal(spikes_seq[key][0], spikes_pip[key][0]), key
     assert sum(len(t) for t, _ in spikes_seq.values()) > 10
+
+
+# ------------------------------------------------- the default: pipeline=None
+def _loop_of(cosim):
+    return cosim.plan.pipeline, cosim.n_sync * cosim.dt, cosim.plan.loop_note
+
+
+def test_the_default_pipelines_where_exact_and_two_cores_are_free(monkeypatch):
+    """Two cores: pipelined, no note.  One: sequential at the same interval, with a note
+    that says why.  The results are the same (tests/test_reference_outputs.py)."""
+    import warnings
+
+    from pynn_multiscale.plan import CORES_ENV
+
+    monkeypatch.setenv(CORES_ENV, "2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pm.SequentialLoopNote)
+        with small_w1(seed=1) as cosim:
+            assert _loop_of(cosim) == (True, pytest.approx(INTERVAL), None)
+    monkeypatch.setenv(CORES_ENV, "1")
+    with pytest.warns(pm.SequentialLoopNote, match=r"1 core is free and it needs 2") as notes:
+        with small_w1(seed=1) as cosim:
+            assert _loop_of(cosim)[:2] == (False, pytest.approx(INTERVAL))
+            assert cosim.metadata()["loop_note"].startswith("1 core is free")
+    assert len(notes) == 1 and "\n" not in str(notes[0].message)
+    assert "pipeline=False" in str(notes[0].message)
+    # threads count: 2 cores do not leave one for TVB next to 2 NEST threads
+    monkeypatch.setenv(CORES_ENV, "2")
+    with pytest.warns(pm.SequentialLoopNote, match=r"2 cores are free and it needs 3"):
+        with small_w1(seed=1, threads=2) as cosim:
+            assert not cosim.plan.pipeline
+
+
+def test_the_default_falls_back_to_the_full_interval_where_the_pipeline_is_not_exact(
+        monkeypatch):
+    from pynn_multiscale.plan import CORES_ENV
+
+    monkeypatch.setenv(CORES_ENV, "4")
+    # a user's interval longer than the pipelined loop allows: kept, sequential
+    with pytest.warns(pm.SequentialLoopNote, match=r"sync_interval=2\.6 ms is longer than half"):
+        with small_w1(seed=1, sync_interval=2.6) as cosim:
+            assert _loop_of(cosim)[:2] == (False, pytest.approx(2.6))
+    with pytest.warns(pm.SequentialLoopNote, match="coupling_mode='spiking'"):
+        with small_w1(seed=1, coupling_mode="spiking", min_delay=1.5) as cosim:
+            assert not cosim.plan.pipeline
+    # a model without spiking_update: the full interval, and the note names what is missing
+    tvb = held_rate_simulator([[0, 1], [1, 0]], [[0, 4.0], [4.0, 0]], [5.0, 0.0])
+
+    def build(sim, idx, label, rng):
+        return pm.SpikingRegion({"E": sim.Population(10, sim.SpikeSourcePoisson(rate=5.0),
+                                                     label=label)})
+
+    with pytest.warns(pm.SequentialLoopNote, match="has no spiking_update"):
+        with pm.CoSimulation(tvb, sim, spiking_regions=[1], build_region=build,
+                             to_spiking=[], to_tvb=[pm.proxies.SpikeRate("E", "Rin")]) as cosim:
+            assert _loop_of(cosim)[:2] == (False, pytest.approx(4.0))
+
+
+def test_pipeline_false_is_the_sequential_loop_at_the_full_interval_without_a_note():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pm.SequentialLoopNote)
+        with small_w1(seed=1, pipeline=False) as cosim:
+            assert _loop_of(cosim) == (False, pytest.approx(2.6), None)
+
+
+def test_free_cores_reads_the_environment_and_refuses_nonsense(monkeypatch):
+    from pynn_multiscale.plan import CORES_ENV, free_cores
+
+    monkeypatch.setenv(CORES_ENV, "3")
+    assert free_cores() == 3
+    monkeypatch.setenv(CORES_ENV, "two")
+    with pytest.raises(pm.ConfigurationError, match="PYNN_MULTISCALE_CORES.*'two'.*Fix"):
+        free_cores()
+    monkeypatch.delenv(CORES_ENV)
+    assert 1 <= free_cores() <= os.cpu_count()

@@ -52,7 +52,10 @@ def test_seeds_and_parameters_are_in_the_metadata(three_runs):
     assert meta["seeds"]["tvb_noise"] == meta["tvb"]["noise"]["noise_seed"]
     assert meta["tvb_model_parameters"]["G"] == [rww.G_DEFAULT]
     assert meta["tvb"]["integrator"]["dt"] == 0.1
-    assert meta["sync_interval_ms"] == pytest.approx(2.6)
+    # the default loop's interval: half W1's shortest coupled delay, whichever loop ran
+    assert meta["sync_interval_ms"] == pytest.approx(1.3)
+    assert isinstance(meta["pipeline"], bool)
+    assert (meta["loop_note"] is None) == meta["pipeline"]
     assert meta["build_region"].endswith("small_build")
     assert meta["to_spiking"][0]["weight"] == rww.G_DEFAULT * 160
 

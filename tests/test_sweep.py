@@ -224,6 +224,23 @@ def test_an_interrupted_sweep_resumes_with_only_the_missing_points(finished, cli
     assert summary.drop_vars("wall_s").identical(uninterrupted.drop_vars("wall_s"))
 
 
+def test_a_point_at_the_default_loop_is_pipelined_only_with_two_cores_per_point(client,
+                                                                               tmp_path):
+    """cores_per_point reaches the point (PYNN_MULTISCALE_CORES): pipeline=None then takes
+    turns on one core and pipelines on two, at the same interval."""
+    from sweep_points import default_loop_point
+
+    for cores, pipelined in ((1, False), (2, True)):
+        out = tmp_path / f"cores{cores}"
+        pm.sweep.run(default_loop_point, grid={"G": [1.0]}, seeds=[0], duration=DURATION,
+                     out=out, client=client, cores_per_point=cores, progress=False)
+        (record,) = _records(out).values()
+        meta = Result.load(out / "points" / record["key"] / "result").metadata
+        assert meta["pipeline"] is pipelined, meta["loop_note"]
+        assert meta["sync_interval_ms"] == pytest.approx(1.3)
+        assert (meta["loop_note"] is None) == pipelined
+
+
 def test_a_pipelined_point_through_a_scheduler_address(client, tmp_path):
     """A point may run TVB in a second process of its own; the sweep connects by address."""
     out = tmp_path / "pipelined"

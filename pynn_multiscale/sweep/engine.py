@@ -19,6 +19,7 @@ import uuid
 from numbers import Real
 
 from ..errors import ConfigurationError, ConfigurationTypeError, MissingDependency, bad_value
+from ..plan import CORES_ENV
 from .folder import SweepFolder, describe_function, versions
 from .point import POINT_FILE, SUMMARY_FILE, execute, write_json
 from .points import check_grid, check_points, check_seeds
@@ -61,8 +62,8 @@ def local_cluster(workers: int | None = None, cores_per_point: int = 1, dashboar
         Worker processes (points that run at once).  Default: the cores
         (``os.cpu_count()``) divided by ``cores_per_point``.
     cores_per_point : int
-        Cores one point uses: 2 for points that run with ``pipeline=True``
-        (TVB in a second process), 1 otherwise.
+        Cores one point uses: 2 for points that run pipelined (TVB in a
+        second process), 1 otherwise.
     dashboard : bool
         Serve Dask's dashboard on a free loopback port (needs bokeh) and
         print its address.
@@ -72,9 +73,7 @@ def local_cluster(workers: int | None = None, cores_per_point: int = 1, dashboar
     distributed.Client
     """
     dask, distributed = _dask()
-    if cores_per_point < 1 or int(cores_per_point) != cores_per_point:
-        raise ConfigurationError(bad_value("cores_per_point", cores_per_point,
-                                           "a positive int", "pass 1, or 2 for pipelined points"))
+    _check_cores_per_point(cores_per_point)
     if workers is None:
         workers = max(1, (os.cpu_count() or 1) // int(cores_per_point))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -161,6 +160,9 @@ def run(point, *, grid=None, points=None, seeds=1, duration, out, client=None,
         processes (default: cores // cores_per_point).
     cores_per_point : int
         Cores each point uses: 2 when ``point`` passes ``pipeline=True``.
+        Each point gets it as ``$PYNN_MULTISCALE_CORES`` (unless set
+        already), so a co-simulation left at ``pipeline=None`` runs
+        pipelined only with 2 or more (same results either way).
     reducer : callable, optional
         ``reducer(result) -> xarray.Dataset or dict of numbers``, run on
         each finished point's :class:`~pynn_multiscale.Result`.  Default:
@@ -196,6 +198,7 @@ def run(point, *, grid=None, points=None, seeds=1, duration, out, client=None,
         raise ConfigurationError(bad_value(
             "workers", workers, "no workers= with client= or scheduler= (the cluster has its own)",
             "size that cluster itself (e.g. cluster.scale), or drop client= for a local one"))
+    _check_cores_per_point(cores_per_point)
     spec = _spec(point, grid, points, seeds, duration, reducer)
     folder = SweepFolder.prepare(out, spec, extend=extend)
     requested = SweepFolder(folder.path, spec).points()
@@ -211,7 +214,7 @@ def run(point, *, grid=None, points=None, seeds=1, duration, out, client=None,
             elif client is None:
                 client = stack.enter_context(local_cluster(workers, cores_per_point))
             _submit_and_wait(client, folder, todo, states, found, point, reducer,
-                             float(duration), retries, progress)
+                             float(duration), retries, progress, cores_per_point)
     summary = folder.write_summary()
     failed = [states[p.key] for p in requested if states[p.key]["state"] != "done"]
     if failed:
@@ -222,8 +225,15 @@ def run(point, *, grid=None, points=None, seeds=1, duration, out, client=None,
     return summary
 
 
+def _check_cores_per_point(cores_per_point):
+    if isinstance(cores_per_point, bool) or not isinstance(cores_per_point, (int, float)) \
+            or cores_per_point < 1 or int(cores_per_point) != cores_per_point:
+        raise ConfigurationError(bad_value("cores_per_point", cores_per_point,
+                                           "a positive int", "pass 1, or 2 for pipelined points"))
+
+
 def _submit_and_wait(client, folder, todo, states, found, point_fn, reducer, duration, retries,
-                     progress):
+                     progress, cores_per_point=1):
     import cloudpickle
     import dask
     from distributed import wait
@@ -235,6 +245,8 @@ def _submit_and_wait(client, folder, todo, states, found, point_fn, reducer, dur
     nanny_environ = {**(dask.config.get("distributed.nanny.environ", None) or {}),
                      **(dask.config.get("distributed.nanny.pre-spawn-environ", None) or {})}
     environ = {key: os.environ.get(key) for key in nanny_environ}
+    # a point's default loop is pipelined only if it has the cores for it (plan.free_cores)
+    environ[CORES_ENV] = os.environ.get(CORES_ENV) or str(int(cores_per_point))
     queue = list(todo)
 
     def submit(p):

@@ -49,9 +49,13 @@ def _configs():
     rate = dict(weight=rww.G_DEFAULT * rww.N_E, synapse_weight=p["w_ee"], delay=p["delay"])
     scale = rww.current_scale()
     P = pm.proxies
-    w1 = dict(to_spiking=rww.default_to_spiking(), to_tvb=rww.default_to_tvb())
+    # pipeline=False: the loop and interval that were the default when these were recorded
+    w1 = dict(to_spiking=rww.default_to_spiking(), to_tvb=rww.default_to_tvb(), pipeline=False)
     configs = {f"w1_{name}": (name, dict(w1)) for name in ("nest", "brian2", "neuron", "annarchy")}
     configs["w1_nest_pipeline"] = ("nest", dict(w1, pipeline=True))
+    # today's default (pipeline=None): the pipelined interval, whichever loop the cores allow;
+    # compared with w1_nest_pipeline's file, it has none of its own
+    configs["w1_nest_default"] = ("nest", {k: v for k, v in w1.items() if k != "pipeline"})
     # the connectome delays of the source proxies exceed the network's 1.5 ms
     configs["w1_nest_spiking_mode"] = ("nest", dict(w1, coupling_mode="spiking",
                                                     min_delay=p["delay"]))
@@ -82,9 +86,17 @@ NAMES = ("w1_nest", "w1_brian2", "w1_neuron", "w1_annarchy", "w1_nest_pipeline",
          "proxy_spike_rate_tau", "proxy_instantaneous_rate", "proxy_mean_state")
 
 
-def run(name: str) -> dict:
-    """Run configuration ``name`` here and return what is kept of it (arrays by key)."""
+def run(name: str, cores: str | None = None) -> dict:
+    """Run configuration ``name`` here and return what is kept of it (arrays by key).
+
+    ``cores``: ``$PYNN_MULTISCALE_CORES`` for the run, which picks the default loop;
+    ``pipelined`` (whether it was) is then kept too.
+    """
     import pynn_multiscale as pm
+    from pynn_multiscale.plan import CORES_ENV
+
+    if cores is not None:
+        os.environ[CORES_ENV] = cores
     from pynn_multiscale.backends import simulator_module
     from pynn_multiscale.models import red_wong_wang as rww
 
@@ -103,6 +115,8 @@ def run(name: str) -> dict:
     out = {"tvb_sha256": np.array(digest.hexdigest()),
            "tvb_time": raw[raw.dims[0]].values,
            "tvb_spiking": raw.sel(region=[raw.region.values[i] for i in REGIONS]).values}
+    if cores is not None:
+        out["pipelined"] = np.array(result.metadata["pipeline"])
     for idx, block in result.spiking.items():
         for st in block.segments[0].spiketrains:
             key = f"spikes/{idx}/{st.annotations['population']}"
@@ -111,12 +125,12 @@ def run(name: str) -> dict:
     return out
 
 
-def run_isolated(name: str) -> dict:
+def run_isolated(name: str, cores: str | None = None) -> dict:
     """:func:`run` in a fresh interpreter (simulators keep global state)."""
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(run, (name,))
+        return pool.apply(run, (name, cores))
 
 
 def load(name: str) -> dict:
