@@ -34,20 +34,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 
 
-def _timed(spent, key, function):
-    def wrapper(*args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            spent[key] += time.perf_counter() - t0
-    return wrapper
-
-
 def profile(duration, seed, log_path):
     import pyNN.nest as sim
 
-    from cosim_overhead import make_cosim
+    from cosim_overhead import _timed, make_cosim
     from pynn_multiscale import cosim as cosim_module
     from pynn_multiscale import pipeline
 
