@@ -53,9 +53,6 @@ class Plan:
     setup_options: tuple = ()  # (name, value) pairs passed through to sim.setup
     #: The span (ms) over which a population's mean rate is compared with ``max_rate``.
     max_rate_span: float = 50.0
-    #: The interval is the pipelined loop's (half the shortest coupled delay), whichever
-    #: loop runs, so that the results do not depend on the cores that were free.
-    pipeline_interval: bool = False
     #: Why ``pipeline=None`` chose the sequential loop (None when it did not).
     loop_note: str | None = None
 
@@ -532,6 +529,6 @@ def make_plan(engine, to_spiking, to_tvb, seeds, *, sync_interval=None,
                 seeds=seeds, coupling_mode=coupling_mode,
                 pipeline=bool(run_pipelined), max_rate=max_rate,
                 max_delay_given=max_delay is not None, max_rate_span=max_rate_span,
-                threads=threads, pipeline_interval=bool(exact), loop_note=note,
+                threads=threads, loop_note=note,
                 setup_options=() if backend is None else check_setup_options(setup_options,
                                                                              backend))
