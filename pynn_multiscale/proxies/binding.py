@@ -185,19 +185,27 @@ class NumpyGlobalStream:
     True
     >>> a == np.random.RandomState(7).random_sample()
     True
+    >>> b = stream.random.random_sample()  # the same stream, drawn directly
+    >>> bool(b == np.random.RandomState(7).random_sample(2)[1])
+    True
     """
 
     def __init__(self, seed: int):
-        self._state = np.random.RandomState(seed).get_state()
+        #: The stream itself.  Code of ours draws from it directly: the same numbers as
+        #: from the global generator inside :meth:`active` (numpy's global functions are
+        #: the methods of one ``RandomState``), without the four copies of the
+        #: generator's state that each :meth:`active` makes.
+        self.random = np.random.RandomState(seed)
 
     @contextlib.contextmanager
     def active(self):
+        """The stream as numpy's global generator, for code that draws from it (Elephant)."""
         saved = np.random.get_state()
-        np.random.set_state(self._state)
+        np.random.set_state(self.random.get_state())
         try:
             yield
         finally:
-            self._state = np.random.get_state()
+            self.random.set_state(np.random.get_state())
             np.random.set_state(saved)
 
 

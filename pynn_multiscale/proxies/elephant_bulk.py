@@ -38,15 +38,31 @@ So:
   takes it.
 
 SIP and MIP take each window's mean rate, as before (Elephant's correlated
-generators are stationary).  Every draw comes from numpy's global generator,
-as Elephant's own do, inside the co-simulation's seeded stream.
+generators are stationary).  Every draw comes from the co-simulation's seeded
+stream (:class:`~pynn_multiscale.proxies.binding.NumpyGlobalStream`):
+Elephant's draws through numpy's global generator, with the stream swapped in
+(they are rare: one per ``EVENTS_PER_DRAW`` events), and the marks and copies
+of every window from the stream directly.  Without a stream, every draw comes
+from numpy's global generator.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..backends.base import Trains
+
+
+class _GlobalGenerator:
+    """No seeded stream: numpy's global generator, as it stands."""
+
+    random = np.random
+
+    @staticmethod
+    def active():
+        return contextlib.nullcontext()
 
 #: Expected events per draw from Elephant (one call covers many windows).
 EVENTS_PER_DRAW = 16384
@@ -55,12 +71,15 @@ EVENTS_PER_DRAW = 16384
 class PoissonBuffer:
     """Events of a homogeneous Poisson process of ``rate`` per unit of operational time.
 
-    Elephant draws them ``EVENTS_PER_DRAW`` at a time, as a plain array;
-    :meth:`take` hands out the events of consecutive stretches ``(u0, u1]``.
+    Elephant draws them ``EVENTS_PER_DRAW`` at a time, as a plain array, from
+    ``stream`` (a :class:`~pynn_multiscale.proxies.binding.NumpyGlobalStream`;
+    ``None``: numpy's global generator); :meth:`take` hands out the events of
+    consecutive stretches ``(u0, u1]``.
     """
 
-    def __init__(self, rate: float):
+    def __init__(self, rate: float, stream=None):
         self.rate = float(rate)
+        self.stream = stream or _GlobalGenerator
         self.end = 0.0  # operational time drawn so far
         self.events = np.empty(0)
 
@@ -69,9 +88,10 @@ class PoissonBuffer:
         from elephant.spike_train_generation import StationaryPoissonProcess
 
         span = max(until - self.end, EVENTS_PER_DRAW / self.rate)
-        fresh = StationaryPoissonProcess(
-            rate=self.rate * pq.Hz, t_start=self.end * pq.s, t_stop=(self.end + span) * pq.s
-        ).generate_spiketrain(as_array=True)
+        with self.stream.active():
+            fresh = StationaryPoissonProcess(
+                rate=self.rate * pq.Hz, t_start=self.end * pq.s, t_stop=(self.end + span) * pq.s
+            ).generate_spiketrain(as_array=True)
         self.events = np.concatenate([self.events, np.asarray(fresh, dtype=float)])
         self.end += span
 
@@ -110,17 +130,20 @@ class BulkTrains:
         ``c`` of SIP and MIP.
     n : int
         Neurons (trains).
+    stream : NumpyGlobalStream, optional
+        Where every draw comes from; default numpy's global generator.
     """
 
-    def __init__(self, process: str, correlation: float, n: int):
+    def __init__(self, process: str, correlation: float, n: int, stream=None):
         self.process, self.c, self.n = process, float(correlation), int(n)
+        self.random = (stream or _GlobalGenerator).random
         if process == "poisson":
-            self.independent = PoissonBuffer(n)
+            self.independent = PoissonBuffer(n, stream)
         elif process == "sip":
-            self.independent = PoissonBuffer(n) if self.c < 1 else None
-            self.shared = PoissonBuffer(1.0) if self.c > 0 else None
+            self.independent = PoissonBuffer(n, stream) if self.c < 1 else None
+            self.shared = PoissonBuffer(1.0, stream) if self.c > 0 else None
         else:
-            self.shared = PoissonBuffer(1.0)
+            self.shared = PoissonBuffer(1.0, stream)
         self.u_independent = 0.0  # operational times reached
         self.u_shared = 0.0
 
@@ -144,7 +167,7 @@ class BulkTrains:
                 neurons = np.concatenate([neurons, np.repeat(np.arange(self.n), common.size)])
             return Trains(times, neurons, self.n)
         mother = self._shared(rate / self.c * span / 1000.0, t0, span)
-        copied = np.random.random_sample((mother.size, self.n)) < self.c
+        copied = self.random.random_sample((mother.size, self.n)) < self.c
         event, neuron = np.nonzero(copied)
         return Trains(mother[event], neuron, self.n)
 
@@ -156,7 +179,7 @@ class BulkTrains:
         u0 = self.u_independent
         events = self.independent.take(u0, u0 + total)
         self.u_independent = u0 + total
-        neurons = np.random.randint(0, self.n, size=events.size)
+        neurons = self.random.randint(0, self.n, size=events.size)
         return _rescale(events, u0, increments, t0, step), neurons
 
     def _shared(self, increment, t0, span):

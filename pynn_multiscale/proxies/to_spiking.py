@@ -234,20 +234,21 @@ class ElephantTrains(_SpikeInput):
 
         stream = ctx.numpy_stream
         if type(self).generate is ElephantTrains.generate:
-            # one generator per region: Elephant's processes drawn in bulk (elephant_bulk)
-            generators = [BulkTrains(self.process, self.correlation, pop.size) for pop in pops]
+            # one generator per region: Elephant's processes drawn in bulk (elephant_bulk),
+            # each from the stream
+            generators = [BulkTrains(self.process, self.correlation, pop.size, stream)
+                          for pop in pops]
 
             def draw(values, t0, slot):
                 return generators[slot].window(values, t0, dt)
-        else:  # a subclass's own trains
+        else:  # a subclass's own trains, drawn from numpy's global generator
 
             def draw(values, t0, slot):
-                return self.generate(values, t0, dt, pops[slot].size)
+                with stream.active() if stream is not None else contextlib.nullcontext():
+                    return self.generate(values, t0, dt, pops[slot].size)
 
         def send_one(handle, values, t0, slot):
-            with stream.active() if stream is not None else contextlib.nullcontext():
-                trains = draw(values, t0, slot)
-            backend.set_trains(handle, trains, t0, dt)
+            backend.set_trains(handle, draw(values, t0, slot), t0, dt)
         return ToSpikingBinding(self, ctx, handles, send_one=send_one, require_nonneg=True)
 
     def generate(self, rates, t0, dt, n):
