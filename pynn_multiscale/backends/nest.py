@@ -393,8 +393,8 @@ class NestBackend(WindowLoop):
             spiking = np.flatnonzero(np.diff(bounds))
             starts, stops = bounds[spiking].tolist(), bounds[spiking + 1].tolist()
             params = [{"spike_times": times[a:b]} for a, b in zip(starts, stops)]
-            nodes = handle.nodes if spiking.size == len(handle.nodes) \
-                else handle.nodes[spiking.tolist()]
+            # indexed by an array: NEST checks a list's items one by one in Python
+            nodes = handle.nodes if spiking.size == len(handle.nodes) else handle.nodes[spiking]
             nestkernel_api.llapi_set_nc_status(nodes._datum, params)
             return
         params = []
