@@ -370,30 +370,40 @@ def free_cores() -> int:
 
 
 def pipeline_obstacle(tvb, to_tvb, coupling_mode: str, regions) -> tuple | None:
-    """Why the pipelined loop would not be exact here: ``(in short, needed, fix)``, or None."""
+    """Why the pipelined loop would not be exact here: ``(in short, error)``, or None.
+
+    ``error`` is what ``pipeline=True`` raises: a :class:`CapabilityError`
+    where the platform cannot fork, a :class:`ConfigurationError` naming what
+    the set-up lacks and the fix otherwise.
+    """
+    def lacks(needed, fix):
+        return ConfigurationError(bad_value("pipeline", True, needed, fix))
+
     if not hasattr(os, "fork"):
-        return ("this platform has no os.fork", "a platform with os.fork",
-                "pass pipeline=False")
+        return ("this platform has no os.fork",
+                CapabilityError("pipeline=True forks the process (os.fork), which this "
+                                "platform lacks. Fix: pass pipeline=False."))
     if coupling_mode != "tvb":
         return ("coupling_mode='spiking'",
-                "coupling_mode='tvb' (in spiking coupling mode the spiking side needs TVB's "
-                "values of the window it runs)", "pass pipeline=False, or coupling_mode='tvb'")
+                lacks("coupling_mode='tvb' (in spiking coupling mode the spiking side needs "
+                      "TVB's values of the window it runs)",
+                      "pass pipeline=False, or coupling_mode='tvb'"))
     model = tvb.model
     needed = {p.tvb_variable for p in to_tvb}
     if regions and not (hasattr(model, "spiking_update")
                         and needed <= set(getattr(model, "spiking_inputs", ()))):
         return (f"{type(model).__name__} has no spiking_update for {sorted(needed)}",
-                f"a TVB model whose spiking_update method computes a spiking region's whole "
-                f"state from {sorted(needed)} ({type(model).__name__} has none): TVB "
-                "integrates a window before the previous one is committed",
-                "pass pipeline=False, or use a model like red_wong_wang's "
-                "ReducedWongWangExcInhRates")
+                lacks(f"a TVB model whose spiking_update method computes a spiking region's "
+                      f"whole state from {sorted(needed)} ({type(model).__name__} has none): "
+                      "TVB integrates a window before the previous one is committed",
+                      "pass pipeline=False, or use a model like red_wong_wang's "
+                      "ReducedWongWangExcInhRates"))
     coupling = type(tvb.coupling).__name__
     if coupling not in PIPELINE_COUPLINGS:
         return (f"the {coupling} coupling reads the target's own state",
-                f"a coupling that reads only the source regions "
-                f"({', '.join(PIPELINE_COUPLINGS)}); {coupling} reads the target's own state",
-                "pass pipeline=False, or use one of those couplings")
+                lacks(f"a coupling that reads only the source regions "
+                      f"({', '.join(PIPELINE_COUPLINGS)}); {coupling} reads the target's own "
+                      "state", "pass pipeline=False, or use one of those couplings"))
     return None
 
 
@@ -416,13 +426,10 @@ def check_pipeline(pipeline, tvb, to_tvb, coupling_mode: str, regions) -> tuple:
     obstacle = pipeline_obstacle(tvb, to_tvb, coupling_mode, regions)
     if obstacle is None:
         return True, None
-    short, needed, fix = obstacle
+    short, error = obstacle
     if pipeline is None:
         return False, short
-    if needed.startswith("a platform"):
-        raise CapabilityError("pipeline=True forks the process (os.fork), which this "
-                              "platform lacks. Fix: pass pipeline=False.")
-    raise ConfigurationError(bad_value("pipeline", True, needed, fix))
+    raise error
 
 
 def sync_steps(engine, sync_interval, coupling_mode: str, pipeline: bool) -> int:

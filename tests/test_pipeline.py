@@ -142,6 +142,18 @@ def test_set_ups_where_the_pipeline_would_not_be_exact_are_refused():
                         to_spiking=[], to_tvb=[pm.proxies.SpikeRate("E", "Rin")])
 
 
+def test_a_platform_without_fork_refuses_pipeline_true_and_the_default_takes_turns(monkeypatch):
+    from pynn_multiscale.models import red_wong_wang as rww
+    from pynn_multiscale.plan import check_pipeline
+
+    monkeypatch.delattr(os, "fork")
+    args = (rww.tvb_simulator(), rww.default_to_tvb(), "tvb", [31])
+    with pytest.raises(pm.CapabilityError, match=r"os\.fork.*Fix: pass pipeline=False"):
+        check_pipeline(True, *args)
+    assert check_pipeline(None, *args) == (False, "this platform has no os.fork")
+    assert check_pipeline(False, *args) == (False, None)
+
+
 def _small_run(simulator, pipeline):
     """20 ms of the small W1 on ``simulator``, pipelined or not, at the same interval."""
     from pynn_multiscale.backends import simulator_module
