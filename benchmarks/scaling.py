@@ -52,9 +52,11 @@ fixed cost flattens the curve or a super-linear one bends it up.
 
 Brian2 and ANNarchy compile a network before its first step.  So that no
 point's ``build_s`` or peak RSS carries a compilation, an untimed build and
-first window fill their caches first (:data:`WARM_UP`: once for Brian2, whose
-code does not depend on the sizes; before each point for ANNarchy, whose code
-does; ``warm_up_s`` in the point; ``--no-warm-up`` skips it).  On ANNarchy
+first window fill their caches first (:data:`WARM_UP`: on Brian2 before each
+regions point, whose new regions bring new code objects, and once for the
+neurons series, whose code does not depend on the size; before each point on
+ANNarchy, whose code does; ``warm_up_s`` in the point; ``--no-warm-up`` skips
+it).  On ANNarchy
 the co-simulation with no spiking region fails to compile (an empty network),
 so it has no baseline and only the whole peak RSS is fitted.
 
@@ -124,16 +126,19 @@ SEED = 1
 CAPS = {"neuron": {"neurons": 16000}, "annarchy": {"neurons": 16000}}
 
 #: Simulators that compile a network before its first step, and which networks
-#: their cache keeps: Brian2's code objects do not depend on the sizes, but are
-#: named per object, so the warm-up (one region) covers the neurons series and
-#: each larger regions point still compiles its new regions' objects (129, 262,
-#: 510 and 1034 s of build_s at 2, 4, 8 and 16 regions, measured); ANNarchy's
-#: code depends on the sizes (one warm-up per point).
+#: their cache keeps, per series: Brian2's code objects do not depend on the
+#: sizes, but are named per object, so one warm-up (one region) covers the
+#: neurons series while each regions point compiles its new regions' objects
+#: (129, 262, 510 and 1034 s of build_s at 2, 4, 8 and 16 regions, measured
+#: when it warmed up once); ANNarchy's code depends on the sizes.  ``"each"``:
+#: a warm-up before every point; ``"first"``: before the simulator's first point.
 #: Without a warm-up, a point that compiles carries the compilation in its
 #: ``build_s`` (Brian2: 107 s for a first 1000-neuron region here) and, on
 #: Brian2 (Cython compiles in-process), in its peak RSS too (638 MB at 1000
-#: neurons against 429 MB at 4000 once cached).
-WARM_UP = {"brian2": "first", "annarchy": "each"}
+#: neurons against 429 MB at 4000 once cached; 332.9 MB above the baseline at 4
+#: regions compiled in the point, 57.6 MB cached).
+WARM_UP = {"brian2": {"regions": "each", "neurons": "first"},
+           "annarchy": {"regions": "each", "neurons": "each"}}
 
 #: The figures fitted per simulator and series.
 FITTED = ("cosim_s_per_simulated_s", "spiking_alone_s_per_simulated_s", "loop_ms_per_window",
@@ -333,8 +338,8 @@ def main(argv=None):
     started = time.perf_counter()
     points, skipped, failed, baselines = [], [], [], {}
     for simulator in simulators:
-        warm = WARM_UP.get(simulator) if args.warm_up else None
         for name in series:
+            warm = WARM_UP.get(simulator, {}).get(name) if args.warm_up else None
             for size in sizes[name]:
                 cap = caps.get(simulator, {}).get(name)
                 if cap is not None and size > cap:
