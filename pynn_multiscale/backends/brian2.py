@@ -113,7 +113,6 @@ from .base import GlobalStateGuard, recorded_signal_names, setup_arguments, step
 _GUARD = GlobalStateGuard("PyNN's Brian2 state", "Brian2")
 
 
-
 @contextlib.contextmanager
 def _objects_frozen():
     """The interpreter's objects out of the garbage collector's reach, for one ``Network.run``.
@@ -137,6 +136,7 @@ def _objects_frozen():
         yield
     finally:
         gc.unfreeze()
+
 
 class _Ring:
     """Values per Brian2 step (``width`` columns), fed from a Python-side schedule.

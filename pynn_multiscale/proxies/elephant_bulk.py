@@ -64,6 +64,7 @@ class _GlobalGenerator:
     def active():
         return contextlib.nullcontext()
 
+
 #: Expected events per draw from Elephant (one call covers many windows).
 EVENTS_PER_DRAW = 16384
 
