@@ -45,4 +45,7 @@ def test_model_benchmark_replays_the_cosimulation_input(model, options):
     assert sorted(out["rates_hz"]) == sorted(f"{r}/{p}" for r in (31, 65) for p in pops)
     assert out["rates_hz"] == out["rates_alone_hz"]
     assert any(v > 0 for v in out["rates_hz"].values())  # the comparison saw spikes
-    assert out["cosim_s"] > 0 and out["spiking_alone_s"] > 0 and out["tvb_alone_s"] > 0
+    # times are printed to 1 ms: the network alone (120 neurons, 12 ms) can take less than
+    # 0.5 ms and print as 0.0; the ratio is computed before rounding
+    assert out["cosim_s"] > 0 and out["spiking_alone_s"] >= 0 and out["tvb_alone_s"] > 0
+    assert 0 < out["ratio"] < float("inf")
