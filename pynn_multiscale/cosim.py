@@ -52,7 +52,7 @@ from .pipeline import ForkedTVB, LocalTVB
 from .plan import (check_capabilities, check_proxy_list,
                    check_spiking_timestep, check_variables, derive_seeds, divided_min_delay,
                    grown_max_delay, longest_interval, make_plan)
-from .proxies.binding import BindContext, NumpyGlobalStream, ToSpikingProxy, ToTVBProxy
+from .proxies.binding import UNSEEDED, BindContext, NumpyGlobalStream, ToSpikingProxy, ToTVBProxy
 from .recording import Recording
 from .region import (DelayAboveMaxDelay, cell_pieces, check_built_region, check_cell_types,
                      check_delays, check_receptor_guesses, check_signal_intervals, delay_error,
@@ -668,7 +668,7 @@ class CoSimulation:
         ctx = BindContext(self.backend, self.regions, self.spiking_regions, self.dt,
                           self.spiking_dt, self.n_sync, self.engine, self.tvb,
                           self.plan.coupling_mode,
-                          numpy_stream=None if seed is None else NumpyGlobalStream(seed))
+                          numpy_stream=UNSEEDED if seed is None else NumpyGlobalStream(seed))
         to_spiking, to_tvb = self.bindings
         to_spiking.extend(p.bind(ctx) for p in self.plan.to_spiking)
         for binding in to_spiking:

@@ -71,6 +71,20 @@ def kinds(base) -> list[str]:
     return found
 
 
+class _Unseeded:
+    """What a :class:`NumpyGlobalStream` offers, without a seed: numpy's global generator."""
+
+    random = np.random
+
+    @staticmethod
+    def active():
+        return contextlib.nullcontext()
+
+
+#: The stream of a co-simulation without a seed: the user's global generator as it is.
+UNSEEDED = _Unseeded()
+
+
 @dataclass
 class BindContext:
     """Everything a proxy needs to bind.
@@ -95,10 +109,10 @@ class BindContext:
         The TVB simulator (its connectivity, coupling, history and state).
     coupling_mode : str
         ``"tvb"`` or ``"spiking"`` (see :class:`~pynn_multiscale.CoSimulation`).
-    numpy_stream : NumpyGlobalStream or None
+    numpy_stream : NumpyGlobalStream or UNSEEDED
         The stream of numpy's global generator that Elephant-based proxies
-        draw from (seeded from the co-simulation's proxy seed); None: the
-        user's global generator as it is.
+        draw from (seeded from the co-simulation's proxy seed); :data:`UNSEEDED`:
+        the user's global generator as it is.
     """
 
     backend: Any
@@ -110,7 +124,7 @@ class BindContext:
     engine: Any
     tvb: Any
     coupling_mode: str = "tvb"
-    numpy_stream: Any = None
+    numpy_stream: Any = UNSEEDED
 
     def population(self, name: str, region_index: int):
         """The population ``name`` of a region (None without a simulator)."""
@@ -277,5 +291,5 @@ class ToTVBBinding:
         return values
 
 
-__all__ = ["BindContext", "NumpyGlobalStream", "ToSpikingBinding", "ToSpikingProxy",
+__all__ = ["BindContext", "NumpyGlobalStream", "UNSEEDED", "ToSpikingBinding", "ToSpikingProxy",
            "ToTVBBinding", "ToTVBProxy", "kinds", "start_transform"]

@@ -42,28 +42,16 @@ generators are stationary).  Every draw comes from the co-simulation's seeded
 stream (:class:`~pynn_multiscale.proxies.binding.NumpyGlobalStream`):
 Elephant's draws through numpy's global generator, with the stream swapped in
 (they are rare: one per ``EVENTS_PER_DRAW`` events), and the marks and copies
-of every window from the stream directly.  Without a stream, every draw comes
-from numpy's global generator.
+of every window from the stream directly.  Without a seed (``UNSEEDED``),
+every draw comes from numpy's global generator.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from ..backends.base import Trains
-
-
-class _GlobalGenerator:
-    """No seeded stream: numpy's global generator, as it stands."""
-
-    random = np.random
-
-    @staticmethod
-    def active():
-        return contextlib.nullcontext()
-
+from .binding import UNSEEDED
 
 #: Expected events per draw from Elephant (one call covers many windows).
 EVENTS_PER_DRAW = 16384
@@ -74,13 +62,13 @@ class PoissonBuffer:
 
     Elephant draws them ``EVENTS_PER_DRAW`` at a time, as a plain array, from
     ``stream`` (a :class:`~pynn_multiscale.proxies.binding.NumpyGlobalStream`;
-    ``None``: numpy's global generator); :meth:`take` hands out the events of
+    default ``UNSEEDED``, numpy's global generator); :meth:`take` hands out the events of
     consecutive stretches ``(u0, u1]``.
     """
 
-    def __init__(self, rate: float, stream=None):
+    def __init__(self, rate: float, stream=UNSEEDED):
         self.rate = float(rate)
-        self.stream = stream or _GlobalGenerator
+        self.stream = stream
         self.end = 0.0  # operational time drawn so far
         self.events = np.empty(0)
 
@@ -132,12 +120,12 @@ class BulkTrains:
     n : int
         Neurons (trains).
     stream : NumpyGlobalStream, optional
-        Where every draw comes from; default numpy's global generator.
+        Where every draw comes from; default ``UNSEEDED``, numpy's global generator.
     """
 
-    def __init__(self, process: str, correlation: float, n: int, stream=None):
+    def __init__(self, process: str, correlation: float, n: int, stream=UNSEEDED):
         self.process, self.c, self.n = process, float(correlation), int(n)
-        self.random = (stream or _GlobalGenerator).random
+        self.random = stream.random
         if process == "poisson":
             self.independent = PoissonBuffer(n, stream)
         elif process == "sip":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -244,7 +243,7 @@ class ElephantTrains(_SpikeInput):
         else:  # a subclass's own trains, drawn from numpy's global generator
 
             def draw(values, t0, slot):
-                with stream.active() if stream is not None else contextlib.nullcontext():
+                with stream.active():
                     return self.generate(values, t0, dt, pops[slot].size)
 
         def send_one(handle, values, t0, slot):
