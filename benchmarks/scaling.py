@@ -164,7 +164,7 @@ def run_point(simulator, series, size, duration, seed, repeats=1):
     n_e = int(round(0.8 * neurons))
     start = time.perf_counter()
     runs, alones, tvbs = [], [], []
-    for _ in range(max(1, int(repeats))):
+    for _ in range(repeats):  # main() refuses fewer than 1
         run = in_child(timed_cosimulation, simulator, regions, neurons, seed, "poisson", "tvb",
                        duration, False, None, False, None, "red_wong_wang", None, fixed)
         alones.append(in_child(spiking_alone_by_name, simulator, regions, run["build"], seed,
