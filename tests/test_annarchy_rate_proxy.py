@@ -72,3 +72,61 @@ def test_annarchy_control_one_bernoulli_source_per_neuron_is_told_apart():
     message, = warned  # ... and the backend said so, with the fix
     assert "'cells'" in message and "3000 Hz" in message and "70%" in message
     assert "poisson_sources_per_neuron = 6 (or more)" in message
+
+
+def _source_spike_steps(shared_fraction):
+    """Steps at which each Poisson source population fires, over two windows of 30 steps.
+
+    Rates that make a spike certain (p = r dt = 10) at TVB steps 10 and
+    20-24 and 29 of the first window and at step 5 of the second; zero
+    elsewhere.  Returns ``{population name: sorted steps}`` and the number of
+    spikes per step, from ANNarchy's own monitors on the sources.
+    """
+    from pynn_multiscale.backends import get_backend, simulator_module
+    from pynn_multiscale.backends.annarchy._simulator import state
+
+    sim = simulator_module("annarchy")
+    backend = get_backend(sim)
+    backend.setup(DT, DT, 3)
+    try:
+        pop = sim.Population(N, sim.IF_cond_exp(v_thresh=1e6), label="cells")
+        handle = backend.add_rate_source(pop, W, DT, "excitatory",
+                                         shared_fraction=shared_fraction)
+        net = state.network()
+        sources = [p for p in net.get_populations() if p.neuron_type.name == "Hybrid"]
+        monitors = [net.monitor(p, ["spike"]) for p in sources]
+        certain = 10.0 / (DT * 1e-3)
+        scale = max(1.0 / (1.0 - shared_fraction), 1.0 / shared_fraction if shared_fraction
+                    else 1.0)
+        first, second = np.zeros(30), np.zeros(30)
+        first[[10, 20, 21, 22, 23, 24, 29]] = certain * scale
+        second[5] = certain * scale
+        backend.set_rates(handle, 0.0, DT, first)  # before the network is compiled
+        backend.start()
+        backend.advance(30 * DT)
+        backend.set_rates(handle, 30 * DT, DT, second)
+        backend.advance(60 * DT)
+        out = {}
+        for p, m in zip(sources, monitors):
+            data = m.get("spike")
+            steps = [s for train in data.values() for s in train]
+            out[p.size] = {s: steps.count(s) for s in sorted(set(steps))}
+        return out
+    finally:
+        backend.finish()
+
+
+source_spike_steps = isolated(_source_spike_steps)
+
+
+@pytest.mark.parametrize("shared_fraction", [0.0, 0.5])
+def test_annarchy_rate_of_tvb_step_k_drives_the_sources_step_k_plus_1(shared_fraction):
+    """As NEST's inhomogeneous_poisson_generator: TVB step k of a window from t0 drives
+    the sources' step starting at t0 + (k + 1) dt; a window's last value drives the next
+    window's first step.  A step early or late, or a value lost between windows, fails."""
+    expected = [11, 21, 22, 23, 24, 25, 30, 36]
+    by_size = source_spike_steps(shared_fraction)
+    assert sorted(by_size) == ([1, N] if shared_fraction else [N])
+    for size, counts in by_size.items():
+        assert sorted(counts) == expected, (size, counts)
+        assert set(counts.values()) == {size}  # every source, every one of those steps

@@ -6,14 +6,20 @@ window; each call costs about 0.1 ms of overhead on top of the steps).
 
 Mechanisms, and why:
 
-* **TVB rates -> Poisson input.**  One ``TimedPoissonPopulation`` per target
-  population, one source per target neuron (one to one).  Each window its
-  schedule and rates are rewritten in C++ (``cyInstance.set_schedule``,
-  ``set_rates``: about 0.2 ms for 800 neurons and 26 steps).  The source is
-  never ``reset``: ANNarchy's reset clears the spikes of the last step and
-  those still in the delay queue (measured: W1's E rates 22-37% low).  Timing as NEST's
+* **TVB rates -> Poisson input.**  One ``PoissonPopulation`` per target
+  population, one source per target neuron (one to one), whose rate is the
+  input it sums from a ``TimedArray`` of one value (the *drive*: a rate-coded
+  projection, weight 1, onto every source).  Each window only the drive's
+  schedule and values are rewritten in C++ (``cyInstance.set_schedule``,
+  ``set_rates``: one value per TVB step, whatever the number of neurons).
+  Before, a ``TimedPoissonPopulation`` took one rate per source and step:
+  26 steps of 12 800 sources, 8 ms a window, the loop's largest cost growing
+  with the neurons.  The drive is never ``reset``: ANNarchy's reset clears
+  the spikes of the last step and those still in the delay queue (measured:
+  W1's E rates 22-37% low).  Timing as NEST's
   ``inhomogeneous_poisson_generator``: the rate of TVB step k of a window
-  starting at t0 drives the source's step ``t0 + (k + 1) dt``, and the spike
+  starting at t0 drives the source's step ``t0 + (k + 1) dt`` (a step's
+  sources read the value the drive set in the step before), and the spike
   reaches its target one synaptic delay later.  A shared fraction ``f`` is a
   single source connected to every target, one ``min_delay`` later (as the
   parrot relay on NEST).  ANNarchy's Poisson sources fire at most one spike
@@ -24,7 +30,7 @@ Mechanisms, and why:
   conductance variance, 0.937 at 1000 Hz), which silenced its fluctuation-driven
   E cells by a third.  With
   :attr:`AnnarchyBackend.poisson_sources_per_neuron` (``K``) each neuron gets
-  ``K`` sources at ``r / K`` (one ``TimedPoissonPopulation`` of ``K n``
+  ``K`` sources at ``r / K`` (one ``PoissonPopulation`` of ``K n``
   sources, source ``i K + j`` onto neuron ``i``): variance ``p (1 - p / K)``,
   0.99 of Poisson's at 3000 Hz with ``K = 10``.  The shared part likewise.
   ``K`` is 1 by default: ten sources cost a pair's run 60% more time (28 to
@@ -33,7 +39,9 @@ Mechanisms, and why:
   than 5% of the variance lost) warns once per proxy, naming the ``K`` that
   keeps the loss under 5%.
 * **Spikes -> counts.**  The population's ``Monitor`` on spikes, drained
-  every window (about 0.5 ms per population and window).
+  once every window, at the end of its run (about 0.5 ms per population and
+  window for 1000 neurons; ANNarchy returns a list for every neuron, spiking
+  or not, so this grows with the neurons: about 4.7 ms for 12 800).
 * **Step currents.**  Every adapter model adds ``g_inj`` to its ``i_offset``
   (``_cells.py``); a ``TimedArray`` per target population sets it every
   step through a ``CurrentInjection``, so a neuron's own ``i_offset`` (the
@@ -71,13 +79,15 @@ from ._simulator import annarchy, state
 _GUARD = GlobalStateGuard("ANNarchy's network (in pynn_multiscale's adapter)", "ANNarchy")
 #: The fraction of a Poisson input's variance a rate proxy may lose before it warns.
 SUB_POISSON_LOSS = 0.05
+#: The target name of the drive (a rate-coded ``TimedArray``) into the Poisson sources.
+DRIVE = "drive"
 
 
 @dataclass
 class RateSource:
-    """A population's Poisson sources (one per neuron, and one shared) and their schedule."""
+    """The drives of a population's Poisson sources (one per neuron, and one shared)."""
 
-    independent: Any
+    independent: Any  # the drive of the sources one to one, a TimedArray of one value
     size: int
     shared_fraction: float = 0.0
     k: int = 1  # sources per neuron (and shared sources), each at 1/k of the rate
@@ -180,10 +190,16 @@ class AnnarchyBackend(WindowLoop):
 
     # -------------------------------------------------------------- inputs
     def _source(self, size, population, synapse_weight, delay, receptor_type, kind, k=1):
-        """``k`` Poisson sources per target (``size`` targets, one to one) or ``k`` shared ones."""
+        """``k`` Poisson sources per target (``size`` targets, one to one) or ``k`` shared ones.
+
+        Returns the sources' drive: the ``TimedArray`` of one value whose ``r`` is
+        every source's rate (Hz).
+        """
         ann = annarchy()
         net = state.network()
-        src = net.create(ann.TimedPoissonPopulation(size * k, rates=[0.0], schedule=[0.0]))
+        drive = net.create(ann.TimedArray(rates=np.zeros((1, 1))))
+        src = net.create(ann.PoissonPopulation(size * k, target=DRIVE))
+        net.connect(drive, src, DRIVE).all_to_all(weights=1.0)
         whole, cells = _whole(population)
         target = whole._ann if cells is None else whole._ann[cells.tolist()]  # ANNarchy's view
         proj = net.connect(src, target, target=RECEPTORS[receptor_type])
@@ -198,11 +214,14 @@ class AnnarchyBackend(WindowLoop):
             pre = np.arange(size * k)
             proj.from_sparse(csr_matrix((np.full(pre.size, weight), (pre, pre // k)),
                                         shape=(size * k, population.size)), delays=float(delay))
-        state.extra_code_keys.append([kind, state.populations.index(whole), size,
+        # the sources' type is in the key: a network compiled with the earlier sources
+        # (one TimedPoissonPopulation) must not be loaded from the cache for these
+        state.extra_code_keys.append([kind, "PoissonPopulation(target=drive)",
+                                      state.populations.index(whole), size,
                                       RECEPTORS[receptor_type]]
                                      + ([] if k == 1 else [k])
                                      + ([] if cells is None else [cells.tolist()]))
-        return src
+        return drive
 
     def add_rate_source(self, population, synapse_weight, delay, receptor_type,
                         shared_fraction=0.0):
@@ -229,31 +248,34 @@ class AnnarchyBackend(WindowLoop):
         rates = np.asarray(rates, dtype=float)
         if not rates.size:
             return
-        # Value k drives the source's step starting at t0 + (k + 1) dt: the window's first
-        # step keeps the previous window's last value.  The schedule is in the source's own
-        # step count, which is the network's (it started with it and is never reset: a
-        # reset would also drop the spikes still on their way).  All entries are used up
-        # within the window, so the source is back at its first entry for the next one.
+        # Value k drives the sources' step starting at t0 + (k + 1) dt: the drive takes
+        # value k in its step t0 + k dt, and a step's sources read the value the drive set
+        # in the step before, so the window's first step reads the previous window's last
+        # value (left in the drive's r).  The schedule is in the drive's own step count,
+        # which is the network's (it started with it and is never reset: a reset would
+        # also drop the spikes still on their way).  All entries are used up within the
+        # window, so the drive is back at its first entry for the next one.
         _warn_if_sub_poisson(handle, rates, dt)
         first = state.steps(t0)
-        values = [handle.last] + rates[:-1].tolist()
-        handle.last = float(rates[-1])
+        values, acting = rates.tolist(), handle.last
+        handle.last = values[-1]
         schedule = list(range(first, first + len(values)))
         if not state.compiled:
-            handle.pending = (schedule, values)
+            handle.pending = (schedule, values, acting)
             return
-        self._write_schedule(handle, schedule, values)
+        self._write_schedule(handle, schedule, values, acting)
 
     @staticmethod
-    def _write_schedule(handle, schedule, values):
+    def _write_schedule(handle, schedule, values, acting):
         f, k = handle.shared_fraction, handle.k
-        for source, scale, size in ((handle.independent, 1.0 - f, handle.size),
-                                    (handle.shared, f, 1)):
-            if source is None:
+        for drive, scale in ((handle.independent, 1.0 - f), (handle.shared, f)):
+            if drive is None:
                 continue
-            cy = source.cyInstance
+            cy = drive.cyInstance
             cy.set_schedule(schedule)
-            cy.set_rates([[scale * v / k] * (size * k) for v in values])  # k sources per target
+            cy.set_rates([[scale * v / k] for v in values])  # each of k sources per target
+            # set_rates also sets r (to the first entry): r is what the next step reads
+            cy.r = [scale * acting / k]
 
     def add_current_source(self, population, delay=None):
         """A ``TimedArray`` per target population, injected into its ``g_inj`` every step."""
@@ -350,7 +372,9 @@ class AnnarchyBackend(WindowLoop):
 
     def window_spikes(self, handle):
         population = handle.population
-        population._collect()
+        # no _collect() here: every run (state.run_until) ends by collecting every
+        # population, and a second read of an empty monitor costs as much as the first
+        # (ANNarchy returns a list for every neuron): 4 ms a window for 16 000 neurons
         times, index = population.spike_data(handle.read)
         if handle.keep:
             handle.read = len(population._spikes)
