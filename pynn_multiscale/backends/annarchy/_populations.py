@@ -304,7 +304,14 @@ class Population(_Subset):
         """Move what ANNarchy's monitors hold into this population's buffers."""
         for name, monitor in self._monitors.items():
             if name == "spikes":
-                data = monitor.get("spike")  # {rank: [steps]}, an entry for every neuron
+                # {rank: [steps]} of the neurons that spiked since the last read.  ANNarchy's
+                # Monitor.get('spike') empties each neuron's list but keeps the entry, so
+                # every read converts a list for every neuron (3.6 ms a read for 12 800
+                # neurons, spiking or not); emptying the monitor's map itself (its C++
+                # std::map, bound read-write) makes a read cost what the spikes in it cost.
+                cy = monitor.cyInstance
+                data = cy.spike
+                cy.spike = {}
                 lengths = np.fromiter(map(len, data.values()), np.int64, len(data))
                 total = int(lengths.sum())
                 if total:

@@ -39,9 +39,10 @@ Mechanisms, and why:
   than 5% of the variance lost) warns once per proxy, naming the ``K`` that
   keeps the loss under 5%.
 * **Spikes -> counts.**  The population's ``Monitor`` on spikes, drained
-  once every window, at the end of its run (about 0.5 ms per population and
-  window for 1000 neurons; ANNarchy returns a list for every neuron, spiking
-  or not, so this grows with the neurons: about 4.7 ms for 12 800).
+  once every window, at the end of its run (``Population._collect``).  The
+  monitor's map is emptied after each read, so a read holds only the neurons
+  that spiked: 0.13 ms a window for 12 800 neurons on W2, against 3.65 ms
+  when ANNarchy's own clear left an empty list for every neuron to convert.
 * **Step currents.**  Every adapter model adds ``g_inj`` to its ``i_offset``
   (``_cells.py``); a ``TimedArray`` per target population sets it every
   step through a ``CurrentInjection``, so a neuron's own ``i_offset`` (the
