@@ -60,8 +60,8 @@ it).  On ANNarchy
 the co-simulation with no spiking region fails to compile (an empty network),
 so it has no baseline and only the whole peak RSS is fitted.
 
-Size caps (:data:`CAPS`, ``--caps``): NEURON and ANNarchy run only the
-neurons series' sizes their run time or memory allows; see :data:`CAPS` for
+Size caps (:data:`CAPS`, ``--caps``): NEURON runs only the neurons series'
+sizes its run time allows; see :data:`CAPS` for
 the measurements behind each cap.  A capped point is listed under ``skipped``.
 
 Usage::
@@ -122,8 +122,10 @@ SEED = 1
 #:   memory in n_pre x n_post: peak RSS 0.45 GB at 4000 neurons, 1.75 GB at
 #:   16000, and the 64000-neuron build passed 20 GB within 100 s (stopped).
 #:   The adapter now copies the slice (12800 neurons x 80 inputs: 1284.9 MB
-#:   before, 41.4 MB after); the cap stays until a 64000-neuron point is measured.
-CAPS = {"neuron": {"neurons": 16000}, "annarchy": {"neurons": 16000}}
+#:   before, 41.4 MB after).  Measured on 2026-12-05 at 200 ms, two repeats:
+#:   the 64000-neuron point took 318 s and a 72 s warm-up, peak RSS 1.5 GB, so
+#:   ANNarchy runs every point.
+CAPS = {"neuron": {"neurons": 16000}}
 
 #: Simulators that compile a network before its first step, and which networks
 #: their cache keeps, per series: Brian2's code objects do not depend on the
