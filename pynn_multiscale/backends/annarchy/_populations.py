@@ -306,7 +306,7 @@ class Population(_Subset):
             if name == "spikes":
                 # {rank: [steps]} of the neurons that spiked since the last read.  ANNarchy's
                 # Monitor.get('spike') empties each neuron's list but keeps the entry, so
-                # every read converts a list for every neuron (3.6 ms a read for 12 800
+                # every read converts a list for every neuron (3.65 ms a read for 12 800
                 # neurons, spiking or not); emptying the monitor's map itself (its C++
                 # std::map, bound read-write) makes a read cost what the spikes in it cost.
                 cy = monitor.cyInstance
