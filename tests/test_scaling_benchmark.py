@@ -174,3 +174,23 @@ def test_a_killed_run_keeps_its_points(tmp_path):
     assert kept["complete"] is False
     assert [p["size"] for p in kept["points"]] == [1]
     assert kept["points"][0]["rates_live"]
+
+
+def test_neuron_event_queue_benchmark_runs_both_cases_and_fits_their_growth():
+    """``benchmarks/neuron_event_queue.py`` (behind W2's explanation of NEURON's growth)
+    at two small sizes: every case ran at every size, with a positive time and a finite
+    exponent; a bad size list is refused by name."""
+    run = subprocess.run([sys.executable, os.path.join(BENCHMARKS, "neuron_event_queue.py"),
+                          "--sizes", "100,400", "--bin-queue", "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["sizes"] == [100, 400]
+    assert sorted(out["cases"]) == ["current", "poisson", "poisson_bin_queue"]
+    for case in out["cases"].values():
+        times = case["s_per_simulated_s_per_1000_cells"]
+        assert len(times) == 2 and min(times) > 0 and math.isfinite(case["k"])
+        assert case["local_k"] == [pytest.approx(case["k"], abs=1e-3)]  # two sizes: one exponent
+    bad = subprocess.run([sys.executable, os.path.join(BENCHMARKS, "neuron_event_queue.py"),
+                          "--sizes", "1000"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "--sizes '1000'" in bad.stderr
