@@ -109,7 +109,8 @@ SEED = 1
 #:   (1 and 2 regions), builds 2.3 and 4.0 s: 16 regions, about 2 min at 200 ms.
 #: * NEURON, neurons series: the cost per neuron grows with the region (9.2,
 #:   10.3, 14.9 s per simulated s and 1000 neurons at 1000, 4000, 16000; local
-#:   exponent 1.26 from 4000 to 16000).  The 16000-neuron point took 96 s at
+#:   exponent 1.26 from 4000 to 16000: NEURON's event queue, see
+#:   ``neuron_event_queue.py``).  The 16000-neuron point took 96 s at
 #:   50 ms (builds 32 s each), about 3 min at 200 ms; a 64000-neuron one would
 #:   take about 13-16 min at 200 ms (two runs of 4-5 min, two builds of 2-4),
 #:   longer than NEST's whole neurons series: capped at 16000.
