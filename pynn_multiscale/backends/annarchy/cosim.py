@@ -217,7 +217,7 @@ class AnnarchyBackend(WindowLoop):
                                         shape=(size * k, population.size)), delays=float(delay))
         # the sources' type is in the key: a network compiled with the earlier sources
         # (one TimedPoissonPopulation) must not be loaded from the cache for these
-        state.extra_code_keys.append([kind, "PoissonPopulation(target=drive)",
+        state.extra_code_keys.append([kind, f"PoissonPopulation(target={DRIVE})",
                                       state.populations.index(whole), size,
                                       RECEPTORS[receptor_type]]
                                      + ([] if k == 1 else [k])
