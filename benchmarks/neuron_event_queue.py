@@ -5,7 +5,8 @@ This separates the two things every cell of it costs, each at 1000, 4000 and
 16 000 cells, 200 ms, each size in a fresh interpreter (PyNN never frees a
 NEURON network):
 
-* ``current``: ``IF_cond_exp`` cells driven by a constant current, no events;
+* ``current``: ``IF_cond_exp`` cells driven by a constant current, firing
+  regularly, with no input events;
 * ``poisson``: silent ``IF_cond_exp`` cells, each with its own PyNN
   ``SpikeSourcePoisson`` at 2400 Hz (W2's background is one such source per
   neuron): one NetCon event and one self event per spike.
@@ -79,11 +80,12 @@ def main(argv=None):
         print(json.dumps(one_run(int(n), mode, bin_queue == "1")))
         return 0
     try:
-        sizes = [int(s) for s in args.sizes.split(",")]
+        sizes = sorted(int(s) for s in args.sizes.split(","))
     except ValueError:
         raise SystemExit(f"--sizes {args.sizes!r}: expected cell counts such as 1000,4000")
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise SystemExit(f"--sizes {args.sizes!r}: give at least two positive cell counts")
+    if len(set(sizes)) < 2 or len(set(sizes)) != len(sizes) or sizes[0] < 1:
+        raise SystemExit(f"--sizes {args.sizes!r}: give at least two different positive cell "
+                         "counts, e.g. 1000,4000")
     cases = [("current", False), ("poisson", False)] + ([("poisson", True)] if args.bin_queue
                                                          else [])
     out = {"duration_ms": DURATION, "sizes": sizes, "cases": {}}
@@ -91,8 +93,10 @@ def main(argv=None):
         per = []
         for n in sizes:
             child = subprocess.run([sys.executable, __file__, "--child", str(n), mode,
-                                    "1" if bin_queue else "0"],
-                                   capture_output=True, text=True, check=True)
+                                    "1" if bin_queue else "0"], capture_output=True, text=True)
+            if child.returncode != 0:
+                raise SystemExit(f"the {mode} run of {n} cells failed "
+                                 f"(exit {child.returncode}):\n{child.stderr[-3000:]}")
             run_s = json.loads(child.stdout.strip().splitlines()[-1])
             per.append(run_s / (DURATION / 1000.0) / (n / 1000.0))
             print(f"[neuron_event_queue] {mode}{' bin queue' if bin_queue else ''} {n}: "

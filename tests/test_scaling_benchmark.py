@@ -179,7 +179,7 @@ def test_a_killed_run_keeps_its_points(tmp_path):
 def test_neuron_event_queue_benchmark_runs_both_cases_and_fits_their_growth():
     """``benchmarks/neuron_event_queue.py`` (behind W2's explanation of NEURON's growth)
     at two small sizes: every case ran at every size, with a positive time and a finite
-    exponent; a bad size list is refused by name."""
+    exponent; a size list that cannot give an exponent is refused by name."""
     run = subprocess.run([sys.executable, os.path.join(BENCHMARKS, "neuron_event_queue.py"),
                           "--sizes", "100,400", "--bin-queue", "--json"],
                          capture_output=True, text=True, timeout=600)
@@ -191,6 +191,8 @@ def test_neuron_event_queue_benchmark_runs_both_cases_and_fits_their_growth():
         times = case["s_per_simulated_s_per_1000_cells"]
         assert len(times) == 2 and min(times) > 0 and math.isfinite(case["k"])
         assert case["local_k"] == [pytest.approx(case["k"], abs=1e-3)]  # two sizes: one exponent
-    bad = subprocess.run([sys.executable, os.path.join(BENCHMARKS, "neuron_event_queue.py"),
-                          "--sizes", "1000"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode != 0 and "--sizes '1000'" in bad.stderr
+    for sizes in ("1000", "1000,1000"):
+        bad = subprocess.run([sys.executable, os.path.join(BENCHMARKS, "neuron_event_queue.py"),
+                              "--sizes", sizes], capture_output=True, text=True, timeout=60)
+        assert bad.returncode != 0 and f"--sizes '{sizes}'" in bad.stderr
+        assert "at least two different" in bad.stderr
