@@ -272,11 +272,8 @@ class AnnarchyBackend(WindowLoop):
         for drive, scale in ((handle.independent, 1.0 - f), (handle.shared, f)):
             if drive is None:
                 continue
-            cy = drive.cyInstance
-            cy.set_schedule(schedule)
-            cy.set_rates([[scale * v / k] for v in values])  # each of k sources per target
-            # set_rates also sets r (to the first entry): r is what the next step reads
-            cy.r = [scale * acting / k]
+            # each of k sources per target at 1/k of the rate
+            _rewrite(drive, schedule, [[scale * v / k] for v in values], [scale * acting / k])
 
     def add_current_source(self, population, delay=None):
         """A ``TimedArray`` per target population, injected into its ``g_inj`` every step."""
@@ -352,11 +349,8 @@ class AnnarchyBackend(WindowLoop):
     def _write_current(handle, schedule, values, acting):
         for source, size, celltype in handle.parts:
             scaled = celltype.to_annarchy("i_offset", np.asarray(values), state.dt).tolist()
-            cy = source.cyInstance
-            cy.set_schedule(schedule)
-            cy.set_rates([[v] * size for v in scaled])
-            # set_rates also sets r (to the first entry): r is what the next step reads
-            cy.r = [float(celltype.to_annarchy("i_offset", acting, state.dt))] * size
+            _rewrite(source, schedule, [[v] * size for v in scaled],
+                     [float(celltype.to_annarchy("i_offset", acting, state.dt))] * size)
 
     def add_offset(self, population):
         return population
@@ -404,6 +398,18 @@ class AnnarchyBackend(WindowLoop):
         if not names:
             return []
         return list(population.get_data(names).segments[0].analogsignals)
+
+
+def _rewrite(array, schedule, rows, acting):
+    """Give a ``TimedArray`` a window's schedule (its own steps) and rows, and ``acting`` as ``r``.
+
+    ``set_rates`` also sets ``r`` to the first row, but ``r`` is what the next
+    step reads (the value acting now), so it is put back.
+    """
+    cy = array.cyInstance
+    cy.set_schedule(schedule)
+    cy.set_rates(rows)
+    cy.r = acting
 
 
 def _whole(population):
