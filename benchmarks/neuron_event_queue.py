@@ -32,7 +32,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 
 DURATION = 200.0  # ms, timed, after an untimed 10 ms
 
@@ -60,12 +59,6 @@ def one_run(n: int, mode: str, bin_queue: bool) -> float:
     return time.perf_counter() - start
 
 
-def exponents(sizes, values):
-    x, y = np.log(sizes), np.log(values)
-    local = [round(float((y[i + 1] - y[i]) / (x[i + 1] - x[i])), 3) for i in range(len(x) - 1)]
-    return round(float(np.polyfit(x, y, 1)[0]), 3), local
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,4000,16000",
@@ -86,6 +79,8 @@ def main(argv=None):
     if len(set(sizes)) < 2 or len(set(sizes)) != len(sizes) or sizes[0] < 1:
         raise SystemExit(f"--sizes {args.sizes!r}: give at least two different positive cell "
                          "counts, e.g. 1000,4000")
+    from scaling import growth  # W2's fit (k and the neighbours' exponents); not in children
+
     cases = [("current", False), ("poisson", False)] + ([("poisson", True)] if args.bin_queue
                                                          else [])
     out = {"duration_ms": DURATION, "sizes": sizes, "cases": {}}
@@ -101,10 +96,9 @@ def main(argv=None):
             per.append(run_s / (DURATION / 1000.0) / (n / 1000.0))
             print(f"[neuron_event_queue] {mode}{' bin queue' if bin_queue else ''} {n}: "
                   f"{run_s:.3f} s", file=sys.stderr)
-        k, local = exponents(sizes, [p * n for p, n in zip(per, sizes)])
         name = mode + ("_bin_queue" if bin_queue else "")
         out["cases"][name] = {"s_per_simulated_s_per_1000_cells": [round(p, 3) for p in per],
-                              "k": k, "local_k": local}
+                              **growth(sizes, [p * n for p, n in zip(per, sizes)])}
     if args.json:
         print(json.dumps(out))
     else:
