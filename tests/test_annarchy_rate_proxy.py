@@ -79,8 +79,8 @@ def _source_spike_steps(shared_fraction):
 
     Rates that make a spike certain (p = r dt = 10) at TVB steps 10 and
     20-24 and 29 of the first window and at step 5 of the second; zero
-    elsewhere.  Returns ``{population name: sorted steps}`` and the number of
-    spikes per step, from ANNarchy's own monitors on the sources.
+    elsewhere.  Returns ``{source population size: {step: spikes}}``, from
+    ANNarchy's own monitors on the sources.
     """
     from pynn_multiscale.backends import get_backend, simulator_module
     from pynn_multiscale.backends.annarchy._simulator import state
@@ -96,8 +96,8 @@ def _source_spike_steps(shared_fraction):
         sources = [p for p in net.get_populations() if p.neuron_type.name == "Hybrid"]
         monitors = [net.monitor(p, ["spike"]) for p in sources]
         certain = 10.0 / (DT * 1e-3)
-        scale = max(1.0 / (1.0 - shared_fraction), 1.0 / shared_fraction if shared_fraction
-                    else 1.0)
+        # sure to fire in the smaller of the two parts (independent, shared)
+        scale = 1.0 / min(1.0 - shared_fraction, shared_fraction) if shared_fraction else 1.0
         first, second = np.zeros(30), np.zeros(30)
         first[[10, 20, 21, 22, 23, 24, 29]] = certain * scale
         second[5] = certain * scale
