@@ -9,7 +9,9 @@ series, each labelled with its fitted growth exponent ``k``:
 2. the loop's own work per window (ms; thin dash-dot: the same loop with no
    spiking region);
 3. peak RSS above that no-region baseline (MB), or the whole peak RSS where
-   a simulator has no baseline.
+   a simulator has no baseline;
+4. the ratio (co-simulation over network alone + TVB alone), linear, with
+   each simulator's goal as a thin line: W1's ratio (its 2-region point) + 0.05.
 
 Usage::
 
@@ -44,8 +46,9 @@ def draw(data, path):
     groups = {}
     for p in points:
         groups.setdefault((p["simulator"], p["series"]), []).append(p)
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
-    ax_time, ax_loop, ax_rss = axes
+    fig, grid = plt.subplots(2, 2, figsize=(14, 10))
+    axes = grid.ravel()
+    ax_time, ax_loop, ax_rss, ax_ratio = axes
     for (simulator, series), ps in sorted(groups.items()):
         ps = sorted(ps, key=lambda p: p["spiking_neurons"])
         x = [p["spiking_neurons"] for p in ps]
@@ -66,16 +69,27 @@ def draw(data, path):
             label += ", whole RSS (no baseline)"
         ax_rss.plot(x, above, line, marker=marker, color=colour,
                     label=f"{label} ({_k(fits, simulator, series, figure)})")
+        ax_ratio.plot(x, [p["ratio"] for p in ps], line, marker=marker, color=colour,
+                      label=f"{simulator}, {series}")
+    for simulator, goal in data.get("ratio_goal", {}).items():
+        if goal.get("limit") is not None:
+            ax_ratio.axhline(goal["limit"], color=COLOURS.get(simulator, "black"),
+                             linestyle=":", linewidth=1.0,
+                             label=f"{simulator}: W1's {goal['w1_ratio']:.3f} + 0.05 "
+                                   f"({'met' if goal['met'] else 'not met'})")
     for simulator, base in baselines.items():
         if "loop_ms_per_window" in base:
             ax_loop.axhline(base["loop_ms_per_window"], color=COLOURS.get(simulator, "black"),
                             linestyle="-.", linewidth=0.8, alpha=0.7)
     titles = ("co-simulation s per simulated s\n(dotted, open: the network alone)",
               "the loop's own work per window (ms)\n(dash-dot: no spiking region)",
-              "peak RSS above the no-region run (MB)")
+              "peak RSS above the no-region run (MB)",
+              "ratio: co-simulation / (network alone + TVB alone)\n"
+              "(dotted: the goal, at most W1's + 0.05)")
     for ax, title in zip(axes, titles):
         ax.set_xscale("log")
-        ax.set_yscale("log")
+        if ax is not ax_ratio:
+            ax.set_yscale("log")
         ax.set_xlabel("spiking neurons (regions x 1000, or one region)")
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)

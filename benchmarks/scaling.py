@@ -41,6 +41,9 @@ with one thread).  Per point:
   simulator's import and set-up, the loop: measured once per simulator, the
   ``baselines`` key), so that the exponent describes what the spiking regions
   add rather than a constant it would flatten;
+* ``ratio_goal`` (per simulator, not per point): each point's ratio minus
+  W1's (the 2-region point of the same run), and whether none is more than
+  0.05 above it (:data:`RATIO_MARGIN`, one-sided: see there);
 * ``rates_hz`` (co-simulation) and ``rates_alone_hz`` per region and
   population, and ``rates_live``: every one of both non-zero.  A silent
   network makes every figure meaningless.
@@ -142,6 +145,14 @@ CAPS = {"neuron": {"neurons": 16000}}
 #: regions compiled in the point, 57.6 MB cached).
 WARM_UP = {"brian2": {"regions": "each", "neurons": "first"},
            "annarchy": {"regions": "each", "neurons": "each"}}
+
+#: The ratio goal: no point's ratio more than ``RATIO_MARGIN`` above W1's, the
+#: regions series' ``W1_POINT`` (two regions of 1000 neurons: W1 itself) of the
+#: same run and simulator.  One-sided: a point below W1's costs less than W1
+#: over its parts (the loop's fixed costs weigh less on a bigger network), which
+#: is not a defect; such points are listed under ``below_band``.
+RATIO_MARGIN = 0.05
+W1_POINT = ("regions", 2)
 
 #: The figures fitted per simulator and series.
 FITTED = ("cosim_s_per_simulated_s", "spiking_alone_s_per_simulated_s", "loop_ms_per_window",
@@ -262,6 +273,29 @@ def fits(points, baselines):
                            for name in FITTED}
                   for series, ps in by_series.items()}
             for sim, by_series in out.items()}
+
+
+def ratio_goal(points):
+    """Per simulator, every point's ratio against W1's point of the same run (:data:`RATIO_MARGIN`).
+
+    ``met`` is None when the run has no W1 point to compare with.
+    """
+    out = {}
+    for sim in dict.fromkeys(p["simulator"] for p in points):
+        ps = [p for p in points if p["simulator"] == sim]
+        w1 = [p for p in ps if (p["series"], p["size"]) == W1_POINT]
+        if not w1:
+            out[sim] = {"w1_ratio": None, "met": None,
+                        "why": f"no {W1_POINT[0]}={W1_POINT[1]} point (W1) in this run"}
+            continue
+        ref = w1[0]["ratio"]
+        above = {f"{p['series']}={p['size']}": round(p["ratio"] - ref, 4) for p in ps}
+        worst = max(above, key=above.get)
+        out[sim] = {"w1_ratio": ref, "limit": round(ref + RATIO_MARGIN, 4),
+                    "above_w1": above, "largest_excess": {"point": worst, "by": above[worst]},
+                    "met": all(v <= RATIO_MARGIN + 1e-9 for v in above.values()),
+                    "below_band": sorted(k for k, v in above.items() if v < -RATIO_MARGIN)}
+    return out
 
 
 def parse_sizes(items, series):
@@ -417,6 +451,13 @@ def main(argv=None):
             for name, figures in by_series.items():
                 print(f"{sim:>8} {name:>7}: " + ", ".join(
                     f"k({f})={v['k']}" for f, v in figures.items()))
+        for sim, goal in out["ratio_goal"].items():
+            if goal["w1_ratio"] is None:
+                print(f"{sim:>8} ratio goal: {goal['why']}")
+            else:
+                print(f"{sim:>8} ratio goal (at most W1's {goal['w1_ratio']} + {RATIO_MARGIN}): "
+                      f"{'met' if goal['met'] else 'not met'}, largest excess "
+                      f"{goal['largest_excess']['by']:+} at {goal['largest_excess']['point']}")
     return 1 if failed else 0
 
 
@@ -448,6 +489,7 @@ def report(args, simulators, series, sizes, caps, points, skipped, failed, basel
         "baselines": baselines,
         "points": points,
         "fits": fits(points, baselines),
+        "ratio_goal": ratio_goal(points),
         "skipped": skipped,
         "failed": failed,
         "complete": complete,

@@ -98,6 +98,42 @@ def test_growth_exponents_are_the_log_log_slopes_of_the_points(scaling):
         assert 0.5 < fits["peak_rss_above_baseline_mb"]["k"] < 1.5
 
 
+def test_the_ratio_goal_compares_every_point_with_w1s_of_the_same_run(scaling):
+    out, _ = scaling
+    points = {f"{p['series']}={p['size']}": p["ratio"] for p in out["points"]}
+    goal = out["ratio_goal"]["nest"]
+    assert goal["w1_ratio"] == points["regions=2"]  # W1: two regions of 1000 neurons
+    assert goal["above_w1"] == {k: pytest.approx(v - points["regions=2"], abs=1e-4)
+                                for k, v in points.items()}
+    assert goal["above_w1"]["regions=2"] == 0
+    assert goal["met"] == all(v <= 0.05 + 1e-9 for v in goal["above_w1"].values())
+
+
+def test_the_ratio_goal_is_one_sided_and_names_its_worst_point():
+    sys.path.insert(0, BENCHMARKS)
+    from scaling import ratio_goal
+
+    def point(series, size, ratio, simulator="nest"):
+        return {"simulator": simulator, "series": series, "size": size, "ratio": ratio}
+
+    goal = ratio_goal([point("regions", 1, 1.16), point("regions", 2, 1.10),
+                       point("neurons", 16000, 0.98)])["nest"]
+    # 0.06 above W1's: not met, and it is the point named
+    assert goal["met"] is False and goal["limit"] == 1.15
+    assert goal["largest_excess"] == {"point": "regions=1", "by": 0.06}
+    assert goal["below_band"] == ["neurons=16000"]  # 0.12 below: cheaper, listed, not a miss
+    goal = ratio_goal([point("regions", 1, 1.14), point("regions", 2, 1.10),
+                       point("neurons", 16000, 0.98)])["nest"]
+    assert goal["met"] is True and goal["largest_excess"]["by"] == 0.04
+    # each simulator against its own W1 point; none without one
+    both = ratio_goal([point("regions", 2, 1.10), point("regions", 4, 1.30, "brian2"),
+                       point("regions", 2, 1.28, "brian2")])
+    assert both["nest"]["met"] is True and both["brian2"]["w1_ratio"] == 1.28
+    assert both["brian2"]["met"] is True
+    alone = ratio_goal([point("regions", 1, 1.10)])["nest"]
+    assert alone["met"] is None and "regions=2" in alone["why"]
+
+
 def test_the_figure_is_drawn(scaling, tmp_path):
     _, out = scaling
     png = tmp_path / "scaling.png"
