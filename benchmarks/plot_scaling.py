@@ -11,7 +11,8 @@ series, each labelled with its fitted growth exponent ``k``:
 3. peak RSS above that no-region baseline (MB), or the whole peak RSS where
    a simulator has no baseline;
 4. the ratio (co-simulation over network alone + TVB alone), linear, with
-   each simulator's goal as a thin line: W1's ratio (its 2-region point) + 0.05.
+   each simulator's goal as a thin line: W1's ratio (its 2-region point) + 0.05
+   (``scaling.ratio_goal``, computed here for a JSON written before it was reported).
 
 Usage::
 
@@ -35,6 +36,7 @@ def _k(fits, simulator, series, figure):
 
 
 def draw(data, path):
+    """Write the figure of ``data`` to ``path``; return the ratio goals drawn, per simulator."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,7 +73,15 @@ def draw(data, path):
                     label=f"{label} ({_k(fits, simulator, series, figure)})")
         ax_ratio.plot(x, [p["ratio"] for p in ps], line, marker=marker, color=colour,
                       label=f"{simulator}, {series}")
-    for simulator, goal in data.get("ratio_goal", {}).items():
+    goals = data.get("ratio_goal")
+    if goals is None:  # a JSON written before scaling.py reported it: the same rule
+        import os
+
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from scaling import ratio_goal
+
+        goals = ratio_goal(points)
+    for simulator, goal in goals.items():
         if goal.get("limit") is not None:
             ax_ratio.axhline(goal["limit"], color=COLOURS.get(simulator, "black"),
                              linestyle=":", linewidth=1.0,
@@ -100,6 +110,7 @@ def draw(data, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return goals
 
 
 def main(argv=None):

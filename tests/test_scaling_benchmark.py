@@ -147,6 +147,20 @@ def test_the_figure_is_drawn(scaling, tmp_path):
     assert image.shape[1] > 1000 and image[..., :3].std() > 0.05  # drawn, not blank
 
 
+def test_a_json_written_before_the_ratio_goal_is_drawn_with_it(scaling, tmp_path):
+    """Older runs (docs/_static) have no ``ratio_goal``: the figure computes it by the same rule."""
+    out, _ = scaling
+    sys.path.insert(0, BENCHMARKS)
+    import matplotlib.image
+    import plot_scaling
+
+    old = {k: v for k, v in out.items() if k != "ratio_goal"}
+    goals = plot_scaling.draw(old, str(tmp_path / "old.png"))
+    assert goals == out["ratio_goal"] and goals["nest"]["limit"] is not None
+    image = matplotlib.image.imread(str(tmp_path / "old.png"))
+    assert image[..., :3].std() > 0.05
+
+
 def test_the_neurons_series_keeps_each_neurons_inputs():
     """make_cosim(fixed_inputs_of=1000): in-degree 80 E + 20 I and TVB's drive scaled by 800 E.
 
