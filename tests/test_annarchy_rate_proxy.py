@@ -130,3 +130,44 @@ def test_annarchy_rate_of_tvb_step_k_drives_the_sources_step_k_plus_1(shared_fra
     for size, counts in by_size.items():
         assert sorted(counts) == expected, (size, counts)
         assert set(counts.values()) == {size}  # every source, every one of those steps
+
+
+def _refused_windows():
+    """The errors of rates sent for a window after the next one, and for one already run."""
+    from pynn_multiscale.backends import get_backend, simulator_module
+    from pynn_multiscale.errors import ConfigurationError
+
+    sim = simulator_module("annarchy")
+    backend = get_backend(sim)
+    backend.setup(DT, DT, 3)
+    errors = []
+    try:
+        pop = sim.Population(N, sim.IF_cond_exp(v_thresh=1e6), label="cells")
+        handle = backend.add_rate_source(pop, W, DT, "excitatory")
+        backend.set_rates(handle, 0.0, DT, np.full(30, 100.0))
+        backend.start()
+        backend.advance(30 * DT)
+        for t0 in (60 * DT, 0.0):  # a window ahead of the next, the window just run
+            try:
+                backend.set_rates(handle, t0, DT, np.full(30, 100.0))
+            except ConfigurationError as exc:
+                errors.append(str(exc))
+        backend.set_rates(handle, 30 * DT, DT, np.full(30, 100.0))  # the next one: taken
+        backend.advance(60 * DT)
+        return errors
+    finally:
+        backend.finish()
+
+
+refused_windows = isolated(_refused_windows)
+
+
+def test_annarchy_rates_for_any_window_but_the_next_are_refused():
+    """The drive holds one window's schedule: rates for a later window would replace the
+    next one's, and rates for a window already run would act in the past, both silently."""
+    errors = refused_windows()
+    assert len(errors) == 2, errors
+    for error, t0 in zip(errors, ("6.0", "0.0")):
+        assert error.startswith(f"set_rates t0={t0}"), error
+        assert "the start of the next window (3 ms)" in error, error
+        assert "just before running it" in error, error

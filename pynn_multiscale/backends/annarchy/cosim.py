@@ -256,8 +256,12 @@ class AnnarchyBackend(WindowLoop):
         # which is the network's (it started with it and is never reset: a reset would
         # also drop the spikes still on their way).  All entries are used up within the
         # window, so the drive is back at its first entry for the next one.
+        first, now = state.steps(t0), state.steps(state.t)
+        if first != now:  # the drive holds one window: late rates would act in the past
+            raise ConfigurationError(bad_value(
+                "set_rates t0", t0, f"the start of the next window ({now * self._dt:g} ms)",
+                "send each window's rates just before running it"))
         _warn_if_sub_poisson(handle, rates, dt)
-        first = state.steps(t0)
         values, acting = rates.tolist(), handle.last
         handle.last = values[-1]
         schedule = list(range(first, first + len(values)))
