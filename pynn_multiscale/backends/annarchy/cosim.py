@@ -256,11 +256,7 @@ class AnnarchyBackend(WindowLoop):
         # which is the network's (it started with it and is never reset: a reset would
         # also drop the spikes still on their way).  All entries are used up within the
         # window, so the drive is back at its first entry for the next one.
-        first, now = state.steps(t0), state.steps(state.t)
-        if first != now:  # the drive holds one window: late rates would act in the past
-            raise ConfigurationError(bad_value(
-                "set_rates t0", t0, f"the start of the next window ({now * self._dt:g} ms)",
-                "send each window's rates just before running it"))
+        first = self._next_window_step("set_rates", "rates", t0)
         _warn_if_sub_poisson(handle, rates, dt)
         values, acting = rates.tolist(), handle.last
         handle.last = values[-1]
@@ -269,6 +265,17 @@ class AnnarchyBackend(WindowLoop):
             handle.pending = (schedule, values, acting)
             return
         self._write_schedule(handle, schedule, values, acting)
+
+    def _next_window_step(self, method, what, t0):
+        """The step of ``t0``, which must start the next window: a ``TimedArray`` holds one
+        window's schedule, so a later window's values would replace the next one's and an
+        earlier window's would act in the past."""
+        first, now = state.steps(t0), state.steps(state.t)
+        if first != now:
+            raise ConfigurationError(bad_value(
+                f"{method} t0", t0, f"the start of the next window ({now * self._dt:g} ms)",
+                f"send each window's {what} just before running it"))
+        return first
 
     @staticmethod
     def _write_schedule(handle, schedule, values, acting):
@@ -325,12 +332,8 @@ class AnnarchyBackend(WindowLoop):
                 "set_currents times", f"steps of {dt} ms from {t0} ms with delay {handle.delay}",
                 f"times on the spiking grid ({self._dt} ms)",
                 "use a TVB step and a delay that are multiples of the spiking step"))
-        s0, s1 = state.steps(t0), state.steps(t0 + amplitudes.size * dt)
-        now = state.steps(state.t)
-        if s0 != now:
-            raise ConfigurationError(bad_value(
-                "set_currents t0", t0, f"the start of the next window ({now * self._dt:g} ms)",
-                "send each window's currents just before running it"))
+        s0 = self._next_window_step("set_currents", "currents", t0)
+        s1 = state.steps(t0 + amplitudes.size * dt)
         handle.changes.update(zip(steps.astype(np.int64).tolist(), amplitudes.tolist() + [0.0]))
         acting = handle.value  # the amplitude acting on step s0 (already in the array's r)
         schedule, values = [s0], [None]
